@@ -1,0 +1,44 @@
+"""TPI screening: a patient questionnaire and the clinic's intake tools."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from screening import cli, errors, security
+from screening import database  # noqa: F401  (registers the SQLite engine settings)
+from screening.config import load_config
+from screening.extensions import csrf, db, migrate
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application.
+
+    :param test_config: settings applied last, for tests.
+    :raise screening.config.ConfigError: when the configuration is unsafe.
+    """
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(ROOT, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    load_config(app, test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(HERE, "migrations"))
+    csrf.init_app(app)
+
+    from screening import questionnaire
+
+    app.register_blueprint(questionnaire.bp)
+    errors.init_app(app)
+    questionnaire.init_app(app)
+    security.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,114 @@
+"""Configuration: safe defaults here, secrets and deployment values from outside.
+
+Order of precedence (later wins): :class:`DefaultConfig` -> ``instance/config.py`` ->
+environment (``SECRET_KEY``, ``DATABASE_URL`` and any ``SCREENING_<NAME>``) -> the
+mapping passed to ``create_app`` by tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import timedelta
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+#: Values that must never be accepted as a production secret.
+KNOWN_WEAK_SECRETS = frozenset({"dev", "development", "secret", "changeme", "change-me", "test"})
+MIN_SECRET_LENGTH = 32
+
+
+class DefaultConfig:
+    #: "production" unless told otherwise; "development" relaxes cookie and secret rules.
+    ENVIRONMENT = "production"
+    SECRET_KEY: str | None = None
+    #: Filled in by the factory: SQLite in the instance folder when DATABASE_URL is unset.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    #: How long a saved, unfinished questionnaire can be resumed (days since last save).
+    DRAFT_LIFETIME_DAYS = 30
+    #: Used to work out age from the date of birth on the clinic's calendar day.
+    CLINIC_TIMEZONE = "America/New_York"
+    CLINIC_NAME = "the clinic"
+
+    # Request size limits: no uploads anywhere, so a form body is small (security C06).
+    MAX_CONTENT_LENGTH = 256 * 1024
+    MAX_FORM_MEMORY_SIZE = 64 * 1024
+    MAX_FORM_PARTS = 400
+
+    # The cookie holds only an opaque draft token and the CSRF secret; it lasts as long
+    # as a draft so a closed tab does not lose the way back.
+    SESSION_COOKIE_NAME = "screening_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    #: A patient in pain may leave a page open for hours; an expired token re-shows the
+    #: page with the answers kept, but it should rarely happen.
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
+    WTF_CSRF_SSL_STRICT = True
+
+
+def database_url_from_env() -> str | None:
+    """Return ``DATABASE_URL`` with the psycopg 3 driver made explicit."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """Apply the configuration layers to ``app`` in order."""
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    if os.environ.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    if url := database_url_from_env():
+        app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config.from_prefixed_env("SCREENING")
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        path = os.path.join(app.instance_path, "screening.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # pool_pre_ping is pointless for a file; a busy writer waits instead of failing.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+    check_config(app)
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the app must not start."""
+
+
+def check_config(app: Flask) -> None:
+    """Refuse to start with a missing or weak secret outside development and tests.
+
+    :raise ConfigError: when ``SECRET_KEY`` is missing, a known value or too short.
+    """
+    key = app.config.get("SECRET_KEY")
+    development = app.config["ENVIRONMENT"] == "development"
+    if development:
+        app.config["SESSION_COOKIE_SECURE"] = False
+        app.config["WTF_CSRF_SSL_STRICT"] = False
+    if app.testing:
+        return
+    weak = not key or str(key).lower() in KNOWN_WEAK_SECRETS or len(str(key)) < MIN_SECRET_LENGTH
+    if weak and development and not key:
+        # A throwaway key: sessions end when the process stops. `make run` writes a
+        # lasting one to instance/config.py so newcomers never meet this.
+        app.config["SECRET_KEY"] = secrets.token_urlsafe(48)
+        log.warning("No SECRET_KEY set: using a temporary one for this development run.")
+    elif weak:
+        raise ConfigError(
+            "SECRET_KEY is missing or weak. Set a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters in the SECRET_KEY environment variable or in "
+            "instance/config.py (python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+        )

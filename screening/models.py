@@ -1,0 +1,100 @@
+"""Database models: unfinished questionnaires (drafts) and submissions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, String, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
+
+from screening.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both engines (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def token_hash(token: str) -> str:
+    """Return the stored form of a bearer token: a database leak must not resume drafts."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+#: Letters and digits that cannot be confused when read aloud or typed (no 0/O, 1/I/L).
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def readable_code(groups: int = 3, size: int = 3) -> str:
+    """Return a random code such as ``K7Q-M4T-2ZP`` that a person can read over the phone."""
+    return "-".join(
+        "".join(secrets.choice(CODE_ALPHABET) for _ in range(size)) for _ in range(groups)
+    )
+
+
+def normalise_code(raw: str) -> str:
+    """Accept a typed code in any case, with or without dashes or spaces."""
+    chars = [c for c in raw.upper() if c.isalnum()]
+    return "-".join("".join(chars[i : i + 3]) for i in range(0, len(chars), 3))
+
+
+class Draft(db.Model):  # type: ignore[name-defined,misc]
+    """A questionnaire in progress, saved on the server after every step."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: sha256 of the random token held in the browser's session and in the resume link.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Stable random key of this draft; its submission stores it under a UNIQUE constraint.
+    key: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(16))
+    #: Short code for resuming on another device, checked together with the date of birth.
+    resume_code: Mapped[str] = mapped_column(String(11), unique=True)
+    #: Coded answers by question id (the scorer's input format).
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Date of birth and contact details; not scored.
+    personal: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Ids of the steps the person has submitted.
+    steps_done: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submission.id", ondelete="SET NULL"), unique=True
+    )
+
+
+class Submission(db.Model):  # type: ignore[name-defined,misc]
+    """A finished questionnaire, as the patient confirmed it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Opaque id for links; never a sequential number in a URL.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(16))
+    #: The code the patient is given and can read over the phone.
+    reference: Mapped[str] = mapped_column(String(11), unique=True)
+    #: The draft's key: a replayed or doubled submit finds the first row (UNIQUE).
+    submit_key: Mapped[str] = mapped_column(String(64), unique=True)
+    answers: Mapped[dict] = mapped_column(JSON)
+    personal: Mapped[dict] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    #: Version of the question set the answers follow.
+    questionnaire_version: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

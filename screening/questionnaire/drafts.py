@@ -1,0 +1,112 @@
+"""Server-side drafts: every page's answers are saved here as soon as it is submitted.
+
+The browser holds only a random token (in the session cookie and the resume link); the
+database holds its hash. Domain functions take explicit arguments and never read the
+request, so they can be tested and reused by the CLI.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from screening.extensions import db
+from screening.models import Draft, normalise_code, readable_code, token_hash, utcnow
+
+
+class DraftNotFound(LookupError):
+    """No live draft matches the token or code given."""
+
+
+def lifetime() -> timedelta:
+    return timedelta(days=current_app.config["DRAFT_LIFETIME_DAYS"])
+
+
+def create() -> tuple[Draft, str]:
+    """Create an empty draft.
+
+    :return: the draft and its raw token (only ever held by the browser).
+    """
+    for _attempt in range(5):
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        draft = Draft(
+            token_hash=token_hash(token),
+            resume_code=readable_code(),
+            answers={},
+            personal={},
+            steps_done=[],
+            created_at=now,
+            updated_at=now,
+            expires_at=now + lifetime(),
+        )
+        db.session.add(draft)
+        try:
+            db.session.commit()
+        except IntegrityError:  # a resume code collided: try another
+            db.session.rollback()
+            continue
+        return draft, token
+    raise RuntimeError("could not allocate a unique resume code")
+
+
+def _live(draft: Draft | None, now: datetime) -> Draft:
+    if draft is None or draft.expires_at <= now:
+        raise DraftNotFound
+    return draft
+
+
+def by_token(token: str | None) -> Draft:
+    """Return the live draft for a token.
+
+    :raise DraftNotFound: for no token, an unknown one or an expired draft.
+    """
+    if not token:
+        raise DraftNotFound
+    draft = db.session.scalar(select(Draft).where(Draft.token_hash == token_hash(token)))
+    return _live(draft, utcnow())
+
+
+def by_code(code: str, dob: str) -> Draft:
+    """Return the live draft for a resume code, checked against the date of birth.
+
+    :raise DraftNotFound: when the code is unknown, expired or the date does not match;
+        the caller shows one message for all three so nothing is revealed.
+    """
+    draft = db.session.scalar(select(Draft).where(Draft.resume_code == normalise_code(code)))
+    draft = _live(draft, utcnow())
+    if not secrets.compare_digest(str(draft.personal.get("dob", "")), dob):
+        raise DraftNotFound
+    return draft
+
+
+def rotate_token(draft: Draft) -> str:
+    """Give a resumed draft a new token, so an old link or cookie stops working."""
+    token = secrets.token_urlsafe(32)
+    draft.token_hash = token_hash(token)
+    db.session.commit()
+    return token
+
+
+def save(draft: Draft, answers: dict[str, Any], personal: dict[str, Any], step_id: str | None) -> None:
+    """Store a draft's answers and extend its life; commits before returning."""
+    now = utcnow()
+    draft.answers = answers
+    draft.personal = personal
+    if step_id and step_id not in draft.steps_done:
+        draft.steps_done = [*draft.steps_done, step_id]
+    draft.updated_at = now
+    draft.expires_at = now + lifetime()
+    db.session.commit()
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """Delete every draft past its expiry time and return how many went."""
+    result = db.session.execute(delete(Draft).where(Draft.expires_at <= (now or utcnow())))
+    db.session.commit()
+    return int(result.rowcount or 0)

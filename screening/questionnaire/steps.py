@@ -1,0 +1,134 @@
+"""The order of the questionnaire's pages: the only place that knows it.
+
+Pages follow the spec's sections, with these changes for people filling the form on a
+phone while in pain:
+
+- "Where it hurts" is split: the body map first, then "which one place bothers you most"
+  offering only the places picked (skipped when only one was picked).
+- "Warning signs" comes right after "Where it hurts" instead of near the end, so a person
+  with a possible emergency is told to get help within the first few pages. It needs the
+  body regions (two headache questions depend on them), so it cannot come earlier.
+- "Treatments you have tried" is split: what was tried, then how each one worked, so the
+  follow-up questions are exactly those that apply, with or without JavaScript.
+- Infection, needles and recent injury (S11-S13, seven short questions) share a page.
+- Consent (S15) sits on the "check your answers" page, next to the submit button.
+- Contact details come last, so a person sees everything we ask before giving a name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from screening.scoring import questionnaire
+
+#: Fields of the "About you" and "Contact" pages that are not spec questions.
+DOB_FIELDS = ("dob_day", "dob_month", "dob_year")
+CONTACT_FIELDS = ("full_name", "phone", "email", "best_time")
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    #: Spec question ids asked on this page, in order.
+    questions: tuple[str, ...] = ()
+    #: Personal (not scored) fields on this page.
+    personal: tuple[str, ...] = ()
+    #: Short page heading shown above the questions (defaults to the title).
+    heading: str | None = None
+
+    def shown_questions(self, answers: Mapping[str, Any]) -> list[str]:
+        return [qid for qid in self.questions if questionnaire.is_shown(qid, answers)]
+
+    def applies(self, answers: Mapping[str, Any]) -> bool:
+        """Return whether this page is asked at all, given the answers so far."""
+        if self.personal:
+            return True
+        if self.id == "where-most":
+            return len(answers.get("regions") or ()) > 1
+        return bool(self.shown_questions(answers))
+
+
+def _section(*sections: str) -> tuple[str, ...]:
+    return tuple(q.id for q in questionnaire.QUESTIONS.values() if q.section in sections)
+
+
+_S7 = _section("S7")
+
+STEPS: tuple[Step, ...] = (
+    Step("about-you", "About you", ("preg", "breastfeed"), personal=DOB_FIELDS),
+    Step("how-long", "How long and how it started", _section("S2")),
+    Step("how-bad", "How bad the pain is", _section("S3")),
+    Step("where", "Where it hurts", ("regions", "other_location")),
+    Step("where-most", "Where it hurts most", ("primary_region",)),
+    Step("warning-signs", "Warning signs", _section("S14")),
+    Step("feels-like", "What the pain is like", _section("S5")),
+    Step("triggers", "What brings it on", _section("S6")),
+    Step("treatments", "Treatments you have tried", ("tx", "steroid_inj_3m")),
+    Step(
+        "treatment-results",
+        "How the treatments worked",
+        tuple(q for q in _S7 if q not in ("tx", "steroid_inj_3m")),
+    ),
+    Step("medicines", "Medicines", _section("S8")),
+    Step("allergies", "Allergies", _section("S9")),
+    Step("health-history", "Bleeding and health history", _section("S10")),
+    Step("infection-needles-injury", "Infection, needles and injuries", _section("S11", "S12", "S13")),
+    Step("goals", "Your goals", ("goals", "questions_free")),
+    Step("contact", "How we can reach you", personal=CONTACT_FIELDS),
+)
+
+BY_ID = {step.id: step for step in STEPS}
+FIRST = STEPS[0]
+
+#: Every spec question except consent must be on exactly one page.
+assert sorted(q for s in STEPS for q in s.questions) == sorted(
+    q for q in questionnaire.QUESTIONS if q not in ("consent", "age")
+), "a question is missing from the pages or asked twice"
+
+
+def applicable(answers: Mapping[str, Any]) -> list[Step]:
+    """Return the pages asked for these answers, in order."""
+    return [step for step in STEPS if step.applies(answers)]
+
+
+def position(step: Step, answers: Mapping[str, Any]) -> tuple[int, int]:
+    """Return ``(number, total)`` for the step indicator ("Step 4 of 15")."""
+    pages = applicable(answers)
+    number = pages.index(step) + 1 if step in pages else 1
+    return number, len(pages)
+
+
+def next_step(step: Step, answers: Mapping[str, Any]) -> Step | None:
+    later = STEPS[STEPS.index(step) + 1 :]
+    return next((s for s in later if s.applies(answers)), None)
+
+
+def previous_step(step: Step, answers: Mapping[str, Any]) -> Step | None:
+    earlier = STEPS[: STEPS.index(step)]
+    return next((s for s in reversed(earlier) if s.applies(answers)), None)
+
+
+def missing_on(step: Step, answers: Mapping[str, Any], personal: Mapping[str, Any]) -> bool:
+    """Return whether a page still lacks a required answer."""
+    for qid in step.shown_questions(answers):
+        question = questionnaire.QUESTIONS[qid]
+        if question.required and questionnaire.is_missing(question, answers.get(qid)):
+            return True
+    if step.personal == DOB_FIELDS:
+        return not personal.get("dob")
+    if step.personal == CONTACT_FIELDS:
+        return not (personal.get("full_name") and personal.get("phone") and personal.get("best_time"))
+    return False
+
+
+def first_incomplete(
+    answers: Mapping[str, Any], personal: Mapping[str, Any], done: list[str]
+) -> Step | None:
+    """Return the first page not yet submitted or still lacking an answer, or None."""
+    for step in applicable(answers):
+        if step.id not in done or missing_on(step, answers, personal):
+            return step
+    return None

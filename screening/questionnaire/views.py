@@ -1,0 +1,447 @@
+"""The patient's pages: start, one generic page view, check answers, submit, resume."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response
+
+from screening import submissions
+from screening.extensions import db
+from screening.models import Draft, Submission
+from screening.questionnaire import drafts, forms, steps
+from screening.questionnaire.steps import DOB_FIELDS, Step
+from screening.scoring import conditions, questionnaire
+
+bp = Blueprint("questionnaire", __name__)
+
+SESSION_KEY = "draft"
+SERVICE_NAME = "Muscle pain check"
+
+
+def today() -> date:
+    """Return today's date on the clinic's calendar (for ages)."""
+    return datetime.now(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])).date()
+
+
+def current_draft() -> Draft | None:
+    try:
+        return drafts.by_token(session.get(SESSION_KEY))
+    except drafts.DraftNotFound:
+        session.pop(SESSION_KEY, None)
+        return None
+
+
+def remember(token: str) -> None:
+    session.permanent = True
+    session[SESSION_KEY] = token
+
+
+def see_other(endpoint: str, **values: Any) -> Response:
+    """Post/Redirect/Get: every successful POST answers 303."""
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def step_url(step: Step, return_to: str | None = None) -> str:
+    return url_for("questionnaire.step", step_id=step.id, return_to=return_to)
+
+
+def has_emergency(answers: dict[str, Any]) -> bool:
+    return any(answers.get(qid) == "yes" for qid in questionnaire.EMERGENCY_QUESTIONS)
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def _reveal(qid: str, step: Step) -> dict[str, Any] | None:
+    """Return the in-page "show when" of a question that depends on this page only.
+
+    Such questions are always in the HTML (so they work without JavaScript, with a hint
+    saying when to answer); the script hides them until they apply. Questions that
+    depend on other pages are decided by the server.
+    """
+    cond = questionnaire.QUESTIONS[qid].shown_when
+    if cond is None or not conditions.facts_used(cond) <= set(step.questions):
+        return None
+    leaf = conditions.leaves(cond)[0]
+    values = leaf["value"] if isinstance(leaf["value"], list) else [leaf["value"]]
+    source = questionnaire.QUESTIONS[leaf["q"]]
+    labels = [source.label_for(v) for v in values]
+    return {"q": leaf["q"], "values": values, "labels": labels}
+
+
+def render_step(
+    step: Step,
+    form: forms.AnswerForm,
+    answers: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+) -> str:
+    errors = errors or {}
+    page_values = {
+        qid: forms.coded_value(questionnaire.QUESTIONS[qid], form[qid]) for qid in step.questions
+    }
+    live = {k: v for k, v in {**answers, **page_values}.items() if v is not None}
+    items = []
+    for qid in step.questions:
+        reveal = _reveal(qid, step)
+        if reveal is None and not questionnaire.is_shown(qid, live):
+            continue
+        question = questionnaire.QUESTIONS[qid]
+        options = question.options
+        if question.choices_within:
+            chosen = set(live.get(question.choices_within) or ())
+            options = tuple(o for o in options if o.code in chosen)
+        items.append({"q": question, "field": form[qid], "reveal": reveal, "options": options})
+    number, total = steps.position(step, live)
+    return render_template(
+        "questionnaire/step.html",
+        step=step,
+        form=form,
+        items=items,
+        errors=errors,
+        message=message,
+        number=number,
+        total=total,
+        urgent=has_emergency(live),
+        emergency_ids=questionnaire.EMERGENCY_QUESTIONS,
+        return_to=request.args.get("return_to"),
+        previous=steps.previous_step(step, live),
+        selected_regions=set(live.get("regions") or ()),
+    )
+
+
+# ------------------------------------------------------------------ pages
+
+
+@bp.get("/")
+def start() -> str:
+    draft = current_draft()
+    return render_template("questionnaire/start.html", draft=draft)
+
+
+def _guard_order(step: Step, draft: Draft | None) -> Response | None:
+    """Send the person to the first page they still need, if it comes before ``step``."""
+    answers = draft.answers if draft else {}
+    personal = draft.personal if draft else {}
+    done = draft.steps_done if draft else []
+    first = steps.first_incomplete(answers, personal, done)
+    if first is not None and steps.STEPS.index(first) < steps.STEPS.index(step):
+        return redirect(step_url(first, request.args.get("return_to")), code=303)
+    if not step.applies(answers):
+        nxt = steps.next_step(step, answers)
+        return redirect(step_url(nxt) if nxt else url_for("questionnaire.review"), code=303)
+    return None
+
+
+def _check_fields(step: Step) -> None:
+    """Refuse tampered posts: unknown fields, or one value given twice."""
+    allowed = forms.allowed_fields(step)
+    for name in request.form:
+        if name not in allowed:
+            abort(400)
+        values = request.form.getlist(name)
+        multi = name in step.questions and questionnaire.QUESTIONS[name].type == "multi"
+        if len(values) > 1 and (not multi or len(set(values)) != len(values)):
+            abort(400)
+
+
+@bp.route("/step/<step_id>", methods=["GET", "POST"])
+def step(step_id: str) -> Any:
+    step = steps.BY_ID.get(step_id)
+    if step is None:
+        abort(404)
+    draft = current_draft()
+    if draft is not None and draft.submission_id is not None:
+        return see_other("questionnaire.done")
+    if request.method == "GET":
+        if redirect_to := _guard_order(step, draft):
+            return redirect_to
+        answers = draft.answers if draft else {}
+        personal = draft.personal if draft else {}
+        form = forms.form_class(step)(formdata=None, data=forms.initial_data(step, answers, personal))
+        return render_step(step, form, answers)
+    return _post_step(step, draft)
+
+
+def _post_step(step: Step, draft: Draft | None) -> Any:
+    _check_fields(step)
+    answers = dict(draft.answers) if draft else {}
+    personal = dict(draft.personal) if draft else {}
+    form = forms.form_class(step)()
+    action = request.form.get("action", "continue")
+    page, page_personal, errors = forms.check_page(form, answers, today())
+
+    if step.personal == DOB_FIELDS and "dob" not in errors:
+        if forms.age_on(date.fromisoformat(page_personal["dob"]), today()) < questionnaire.MIN_AGE:
+            return see_other("questionnaire.adults_only")
+    if errors and action == "continue":
+        return render_step(step, form, answers, errors)
+
+    # Keep every valid answer; where a field has an error, the saved answer stays.
+    for qid, value in page.items():
+        if qid in errors:
+            continue
+        if value is None:
+            answers.pop(qid, None)
+        else:
+            answers[qid] = value
+    if step.personal == DOB_FIELDS and "dob" not in errors:
+        answers["age"] = forms.age_on(date.fromisoformat(page_personal["dob"]), today())
+    personal.update({k: v for k, v in page_personal.items() if k not in errors})
+    if step.id == "where":
+        regions = answers.get("regions") or []
+        if len(regions) == 1:
+            answers["primary_region"] = regions[0]
+        elif answers.get("primary_region") not in regions:
+            answers.pop("primary_region", None)
+    was_urgent = draft is not None and has_emergency(draft.answers)
+    answers = questionnaire.visible_answers(answers)
+
+    if draft is None:
+        draft, token = drafts.create()
+        remember(token)
+    drafts.save(draft, answers, personal, None if errors else step.id)
+
+    if action == "save":
+        return see_other("questionnaire.saved")
+    if action == "back":
+        prev = steps.previous_step(step, answers)
+        return redirect(step_url(prev) if prev else url_for("questionnaire.start"), code=303)
+    if has_emergency(answers) and not was_urgent:
+        # Show the urgent-care card on this same page before going on.
+        return redirect(step_url(step, request.args.get("return_to")) + "#urgent", code=303)
+    first = steps.first_incomplete(answers, personal, draft.steps_done)
+    if request.args.get("return_to") == "review":
+        return redirect(step_url(first, "review") if first else url_for("questionnaire.review"), code=303)
+    nxt = steps.next_step(step, answers)
+    if first is not None and (nxt is None or steps.STEPS.index(first) < steps.STEPS.index(nxt)):
+        nxt = first
+    return redirect(step_url(nxt) if nxt else url_for("questionnaire.review"), code=303)
+
+
+@bp.get("/adults-only")
+def adults_only() -> str:
+    return render_template("questionnaire/adults_only.html")
+
+
+@bp.get("/saved")
+def saved() -> Any:
+    draft = current_draft()
+    if draft is None:
+        return see_other("questionnaire.start")
+    link = url_for("questionnaire.resume_link", token=session[SESSION_KEY], _external=True)
+    first = steps.first_incomplete(draft.answers, draft.personal, draft.steps_done)
+    return render_template(
+        "questionnaire/saved.html",
+        draft=draft,
+        link=link,
+        expires=draft.expires_at.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])),
+        continue_url=step_url(first) if first else url_for("questionnaire.review"),
+    )
+
+
+@bp.get("/r/<token>")
+def resume_link(token: str) -> Response:
+    try:
+        draft = drafts.by_token(token)
+    except drafts.DraftNotFound:
+        return redirect(url_for("questionnaire.resume", expired=1), code=303)
+    remember(token)
+    return _continue(draft)
+
+
+def _continue(draft: Draft) -> Response:
+    if draft.submission_id is not None:
+        return see_other("questionnaire.done")
+    first = steps.first_incomplete(draft.answers, draft.personal, draft.steps_done)
+    return redirect(step_url(first) if first else url_for("questionnaire.review"), code=303)
+
+
+@bp.route("/resume", methods=["GET", "POST"])
+def resume() -> Any:
+    form = forms.form_class(steps.BY_ID["about-you"])
+    code_error = None
+    resume_form = ResumeForm()
+    if request.method == "POST":
+        code = (request.form.get("code") or "").strip()
+        dob_form = form(formdata=request.form)
+        dob, dob_error = forms._dob(dob_form, today())
+        if not code:
+            code_error = "Enter the code you were given."
+        elif dob_error is None:
+            try:
+                draft = drafts.by_code(code, dob or "")
+            except drafts.DraftNotFound:
+                code_error = "We could not find saved answers with that code and date of birth. Check both and try again."
+            else:
+                remember(drafts.rotate_token(draft))
+                return _continue(draft)
+        errors = {k: v for k, v in {"code": code_error, "dob": dob_error}.items() if v}
+        return render_template("questionnaire/resume.html", form=dob_form, code=code, errors=errors, resume_form=resume_form)
+    return render_template(
+        "questionnaire/resume.html",
+        form=form(formdata=None),
+        code="",
+        errors={},
+        expired=request.args.get("expired"),
+        resume_form=resume_form,
+    )
+
+
+class ResumeForm(forms.FlaskForm):
+    """Only for its CSRF token; the fields are read from the request."""
+
+
+def review_sections(answers: dict[str, Any], personal: dict[str, Any]) -> list[dict[str, Any]]:
+    """Group every asked question with its answer in plain words, page by page."""
+    sections = []
+    for step in steps.applicable(answers):
+        rows = []
+        if step.personal == DOB_FIELDS:
+            rows.append({"id": "dob", "label": "Date of birth", "value": _format_dob(personal.get("dob"))})
+        for qid in step.shown_questions(answers):
+            question = questionnaire.QUESTIONS[qid]
+            rows.append({"id": qid, "label": question.text, "value": plain_answer(question, answers.get(qid))})
+        if step.personal == steps.CONTACT_FIELDS:
+            best = dict(forms.BEST_TIMES).get(personal.get("best_time") or "")
+            for name, label, value in (
+                ("full_name", "Full name", personal.get("full_name")),
+                ("phone", "Phone number", personal.get("phone")),
+                ("email", "Email address", personal.get("email")),
+                ("best_time", "Best time to call", best),
+            ):
+                rows.append({"id": name, "label": label, "value": value})
+        sections.append({"step": step, "rows": rows})
+    return sections
+
+
+def _format_dob(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    born = date.fromisoformat(iso)
+    return f"{born.day} {born.strftime('%B')} {born.year}"
+
+
+def plain_answer(question: questionnaire.Question, value: Any) -> str | list[str] | None:
+    """Return an answer in the patient's words (None when not answered)."""
+    if value is None:
+        return None
+    if question.type == "multi":
+        return [question.label_for(code) for code in value]
+    if question.type in questionnaire.CHOICE_TYPES:
+        return question.label_for(value)
+    if question.type == "bool":
+        return "Yes" if value else "No"
+    return str(value)
+
+
+@bp.get("/review")
+def review() -> Any:
+    draft = current_draft()
+    if draft is None:
+        return see_other("questionnaire.start")
+    if draft.submission_id is not None:
+        return see_other("questionnaire.done")
+    first = steps.first_incomplete(draft.answers, draft.personal, draft.steps_done)
+    if first is not None:
+        return redirect(step_url(first), code=303)
+    return render_review(draft, forms.ConsentForm(formdata=None))
+
+
+def render_review(draft: Draft, form: forms.ConsentForm, errors: dict | None = None, message: str | None = None) -> str:
+    return render_template(
+        "questionnaire/review.html",
+        sections=review_sections(draft.answers, draft.personal),
+        form=form,
+        errors=errors or {},
+        message=message,
+        consent_text=questionnaire.QUESTIONS["consent"].text,
+        urgent=has_emergency(draft.answers),
+    )
+
+
+@bp.post("/submit")
+def submit() -> Any:
+    draft = current_draft()
+    if draft is None:
+        # A replay after the draft was purged, or a lost session: nothing to submit.
+        return see_other("questionnaire.start")
+    if draft.submission_id is not None:
+        return see_other("questionnaire.done")
+    for name in request.form:
+        if name not in ("csrf_token", "consent") or len(request.form.getlist(name)) > 1:
+            abort(400)
+    form = forms.ConsentForm()
+    if not form.consent.data:
+        errors = {"consent": "Tick the box to show you understand, then send your answers."}
+        return render_review(draft, form, errors)
+    try:
+        submissions.submit(draft, True, today())
+    except submissions.NotReady:
+        first = steps.first_incomplete(draft.answers, draft.personal, draft.steps_done)
+        return redirect(step_url(first or steps.FIRST), code=303)
+    return see_other("questionnaire.done")
+
+
+@bp.get("/done")
+def done() -> Any:
+    token = session.get(SESSION_KEY)
+    try:
+        draft = drafts.by_token(token)
+    except drafts.DraftNotFound:
+        return see_other("questionnaire.start")
+    if draft.submission_id is None:
+        return see_other("questionnaire.review")
+    submission = db.session.get(Submission, draft.submission_id)
+    return render_template("questionnaire/done.html", submission=submission, urgent=has_emergency(submission.answers))
+
+
+@bp.post("/start-again")
+def start_again() -> Response:
+    """Forget the draft in this browser (it can still be resumed with its code)."""
+    session.pop(SESSION_KEY, None)
+    return see_other("questionnaire.start")
+
+
+# ------------------------------------------------------------------ expiry
+
+
+def csrf_expired(error: CSRFError) -> Any:
+    """Re-show a page with what was typed when its security token has expired.
+
+    A patient may leave a page open for hours; a bare "400 Bad Request" would throw
+    their typing away. Nothing is saved from an unverified post: the page comes back
+    with a fresh token and a plain message, and one more press saves it.
+    """
+    message = (
+        "This page was open for a long time, so we could not save it yet. "
+        "Your answers are still below. Check them and press the button again."
+    )
+    if request.endpoint == "questionnaire.step":
+        step = steps.BY_ID.get((request.view_args or {}).get("step_id", ""))
+        if step is not None:
+            draft = current_draft()
+            form = forms.form_class(step)(meta={"csrf": True})
+            return render_step(step, form, draft.answers if draft else {}, message=message)
+    if request.endpoint == "questionnaire.submit":
+        draft = current_draft()
+        if draft is not None and draft.submission_id is None:
+            return render_review(draft, forms.ConsentForm(), message=message)
+    if request.endpoint == "questionnaire.resume":
+        return redirect(url_for("questionnaire.resume"), code=303)
+    return render_template("errors/error.html", code=400, title="This page has expired",
+                           text="Go back, reload the page and try again. Answers you saved are safe."), 400

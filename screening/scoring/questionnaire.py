@@ -1,0 +1,252 @@
+"""The questionnaire's questions, answer codes and "shown when" rules, read from data.
+
+This module is the single source of truth for what may be asked and answered: the web
+form builds its fields from :data:`QUESTIONS` and the scorer validates its input with
+:func:`validate`. It is pure: no web framework, no clock, no I/O beyond reading
+``questionnaire.toml`` once at import.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from screening.scoring import conditions
+
+DATA_FILE = Path(__file__).with_name("questionnaire.toml")
+
+#: Answer types and the Python type each coded answer has.
+TYPES = frozenset({"yes_no", "ynu", "single", "multi", "scale", "int", "text", "bool"})
+CHOICE_TYPES = frozenset({"yes_no", "ynu", "single"})
+
+#: Youngest age the form is for (spec 1.0 rule 1).
+MIN_AGE = 18
+
+
+@dataclass(frozen=True)
+class Option:
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    label: str
+    #: ACR 2016 group ("AXIAL", "L-UPPER", ...) or None when not counted.
+    acr_group: str | None
+    #: Near the lung: pneumothorax caution.
+    lung: bool
+    #: A typical trigger point site.
+    typical: bool
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    section: str
+    type: str
+    text: str
+    options: tuple[Option, ...] = ()
+    required: bool = False
+    shown_when: Mapping[str, Any] | None = None
+    max_length: int | None = None
+    min: int | None = None
+    max: int | None = None
+    #: The option code that cannot be combined with others ("tx_none", ...).
+    exclusive: str | None = None
+    #: Valid answers are limited to the codes selected in this other question.
+    choices_within: str | None = None
+    #: What an unanswered optional question means ("not_sure" for tp_twitch).
+    default: str | None = None
+    #: Anchors of a 0-10 scale: (label at 0, label at 10).
+    anchors: tuple[str, str] | None = None
+    #: A validated instrument item whose published wording must not change.
+    validated: bool = False
+    #: A "yes" is a possible emergency (spec 1.0 rule 2).
+    emergency: bool = False
+    #: For expanded per-treatment questions: the treatment code they ask about.
+    about: str | None = None
+    codes: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def label_for(self, code: str) -> str:
+        """Return the patient wording of an option code (the code itself if unknown)."""
+        for option in self.options:
+            if option.code == code:
+                return option.label
+        return code
+
+
+def _options(raw: dict[str, Any], data: dict[str, Any], regions: dict[str, Region]):
+    if raw["type"] in ("yes_no", "ynu"):
+        return tuple(Option(c, label) for c, label in data["answer_sets"][raw["type"]])
+    if raw.get("options_from") == "regions":
+        return tuple(Option(r.code, r.label) for r in regions.values())
+    return tuple(Option(c, label) for c, label in raw.get("options", ()))
+
+
+def _make(raw: dict[str, Any], options: tuple[Option, ...], **overrides: Any) -> Question:
+    values = {
+        "id": raw["id"],
+        "section": raw["section"],
+        "type": raw["type"],
+        "text": raw["text"],
+        "options": options,
+        "required": raw.get("required", False),
+        "shown_when": raw.get("shown_when"),
+        "max_length": raw.get("max_length"),
+        "min": raw.get("min", 0 if raw["type"] == "scale" else None),
+        "max": raw.get("max", 10 if raw["type"] == "scale" else None),
+        "exclusive": raw.get("exclusive"),
+        "choices_within": raw.get("choices_within"),
+        "default": raw.get("default"),
+        "anchors": tuple(raw["anchors"]) if "anchors" in raw else None,
+        "validated": raw.get("validated", False),
+        "emergency": raw.get("emergency", False),
+    }
+    values.update(overrides)
+    values["codes"] = frozenset(o.code for o in values["options"])
+    return Question(**values)
+
+
+def load(path: Path = DATA_FILE) -> tuple[dict[str, Question], dict[str, Region], dict[str, str]]:
+    """Read the questionnaire data file.
+
+    :return: questions in form order, regions, and section titles.
+    """
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    regions = {
+        r["code"]: Region(r["code"], r["label"], r["acr"] or None, r["lung"], r["typical"])
+        for r in data["region"]
+    }
+    questions: dict[str, Question] = {}
+    for raw in data["question"]:
+        options = _options(raw, data, regions)
+        if "for_each" in raw:
+            source = questions[raw["for_each"]["q"]]
+            for option in source.options:
+                if option.code in raw["for_each"]["except"]:
+                    continue
+                qid = raw["id"].format(code=option.code)
+                questions[qid] = _make(
+                    raw,
+                    options,
+                    id=qid,
+                    text=raw["text"].format(treatment=option.label),
+                    shown_when={"q": source.id, "op": "has", "value": option.code},
+                    about=option.code,
+                )
+        else:
+            questions[raw["id"]] = _make(raw, options)
+    return questions, regions, dict(data["sections"])
+
+
+QUESTIONS, REGIONS, SECTIONS = load()
+VERSION: str = tomllib.loads(DATA_FILE.read_text(encoding="utf-8"))["version"]
+EMERGENCY_QUESTIONS = tuple(q.id for q in QUESTIONS.values() if q.emergency)
+
+
+def is_shown(qid: str, answers: Mapping[str, Any]) -> bool:
+    """Return whether question ``qid`` is asked, given the other answers."""
+    cond = QUESTIONS[qid].shown_when
+    return cond is None or conditions.evaluate(cond, answers)
+
+
+def visible_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``answers`` without answers to hidden questions or unknown ids.
+
+    Hiding can cascade (unticking "Trigger point injections" hides ``tpi_relief``,
+    which hides ``tpi_duration``), so this repeats until nothing changes.
+    """
+    current = {k: v for k, v in answers.items() if k in QUESTIONS}
+    while True:
+        kept = {k: v for k, v in current.items() if is_shown(k, current)}
+        if kept == current:
+            return kept
+        current = kept
+
+
+def value_problem(question: Question, value: Any, answers: Mapping[str, Any]) -> str | None:
+    """Return why ``value`` is not a valid answer to ``question`` (None when valid).
+
+    The reasons are short keys the web layer turns into messages: ``type``, ``choice``,
+    ``exclusive``, ``duplicate``, ``empty``, ``range``, ``too_long``, ``characters``.
+    """
+    kind = question.type
+    if kind in CHOICE_TYPES:
+        if not isinstance(value, str):
+            return "type"
+        if value not in question.codes:
+            return "choice"
+        if question.choices_within is not None:
+            within = answers.get(question.choices_within)
+            if not isinstance(within, list | tuple) or value not in within:
+                return "choice"
+        return None
+    if kind == "multi":
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            return "type"
+        if not value:
+            return "empty"
+        if any(v not in question.codes for v in value):
+            return "choice"
+        if len(set(value)) != len(value):
+            return "duplicate"
+        if question.exclusive in value and len(value) > 1:
+            return "exclusive"
+        return None
+    if kind in ("scale", "int"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "type"
+        if not question.min <= value <= question.max:  # type: ignore[operator]
+            return "range"
+        return None
+    if kind == "text":
+        if not isinstance(value, str):
+            return "type"
+        if question.max_length is not None and len(value) > question.max_length:
+            return "too_long"
+        if any(ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            return "characters"
+        return None
+    # bool: the consent box.
+    return None if isinstance(value, bool) else "type"
+
+
+def is_missing(question: Question, value: Any) -> bool:
+    """Return whether a required ``question`` counts as unanswered."""
+    if value is None:
+        return True
+    if question.type == "bool":
+        return value is not True
+    if question.type == "text":
+        return isinstance(value, str) and not value.strip()
+    return False
+
+
+def validate(answers: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """Check a whole answer set.
+
+    :param answers: question ids mapped to coded values (spec 2.3a).
+    :return: ``(missing, invalid)`` question ids in form order; unknown ids are invalid
+        and listed last. An age under 18 is invalid (spec 1.0 rule 1).
+    """
+    missing: list[str] = []
+    invalid: list[str] = []
+    for qid, question in QUESTIONS.items():
+        value = answers.get(qid)
+        if not is_shown(qid, answers):
+            continue
+        if question.required and is_missing(question, value):
+            missing.append(qid)
+        elif value is not None and value_problem(question, value, answers):
+            invalid.append(qid)
+    age = answers.get("age")
+    if "age" not in invalid and isinstance(age, int) and not isinstance(age, bool):
+        if age < MIN_AGE:
+            invalid.insert(0, "age")
+    invalid.extend(sorted(k for k in answers if k not in QUESTIONS))
+    return missing, invalid

@@ -1,0 +1,76 @@
+"""Turning a finished draft into exactly one submission."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from screening.extensions import db
+from screening.models import Draft, Submission, readable_code
+from screening.questionnaire.forms import age_on
+from screening.scoring import questionnaire
+
+
+class NotReady(ValueError):
+    """The draft still lacks answers; ``missing`` and ``invalid`` say which."""
+
+    def __init__(self, missing: list[str], invalid: list[str]) -> None:
+        super().__init__(f"missing={missing} invalid={invalid}")
+        self.missing = missing
+        self.invalid = invalid
+
+
+def final_answers(draft: Draft, consent: bool, today: date) -> dict:
+    """Return the answers to store: visible ones only, age as on the day of submission."""
+    answers = questionnaire.visible_answers({**draft.answers, "consent": consent})
+    if draft.personal.get("dob"):
+        answers["age"] = age_on(date.fromisoformat(draft.personal["dob"]), today)
+    return answers
+
+
+def submit(draft: Draft, consent: bool, today: date) -> Submission:
+    """Create the draft's submission, or return the one it already made.
+
+    Safe against double clicks, reloads and replayed or concurrent posts: the draft's
+    key is a UNIQUE column on the submission, so a second insert fails and the
+    first row is returned instead.
+
+    :raise NotReady: when an answer is missing or invalid.
+    """
+    if draft.submission_id is not None:
+        return db.session.get(Submission, draft.submission_id)
+    answers = final_answers(draft, consent, today)
+    missing, invalid = questionnaire.validate(answers)
+    personal = draft.personal
+    if not (personal.get("full_name") and personal.get("phone")):
+        missing.append("contact")
+    if missing or invalid:
+        raise NotReady(missing, invalid)
+    submit_key = draft.key
+    for _attempt in range(5):
+        submission = Submission(
+            reference=readable_code(),
+            submit_key=submit_key,
+            answers=answers,
+            personal=dict(personal),
+            questionnaire_version=questionnaire.VERSION,
+            started_at=draft.created_at,
+        )
+        db.session.add(submission)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            existing = db.session.scalar(select(Submission).where(Submission.submit_key == submit_key))
+            if existing is not None:
+                return existing
+            continue  # the reference code collided: draw another
+        # The draft keeps no answers once they are safely in the submission.
+        draft.submission_id = submission.id
+        draft.answers = {}
+        draft.personal = {}
+        db.session.commit()
+        return submission
+    raise RuntimeError("could not allocate a unique reference code")
