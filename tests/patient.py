@@ -7,6 +7,8 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from werkzeug.datastructures import MultiDict
+
 from screening.questionnaire import steps
 from screening.scoring import questionnaire
 from tests.factories import CONTACT
@@ -45,7 +47,7 @@ class Patient:
         if isinstance(data, dict):
             data = {**data, "csrf_token": self.token}
         else:
-            data = [*data, ("csrf_token", self.token or "")]
+            data = MultiDict([*data, ("csrf_token", self.token or "")])
         response = self.client.post(url, data=data, **kwargs)
         self._remember_token(response)
         self.last = response

@@ -121,6 +121,7 @@ def render_step(
         return_to=request.args.get("return_to"),
         previous=steps.previous_step(step, live),
         selected_regions=set(live.get("regions") or ()),
+        region_labels={code: region.label for code, region in questionnaire.REGIONS.items()},
     )
 
 

@@ -236,9 +236,12 @@ def validate(answers: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """
     missing: list[str] = []
     invalid: list[str] = []
+    # Judge "shown" on the answers that are themselves shown: a stale answer to a hidden
+    # question (tpi_relief after unticking injections) must not make another required.
+    visible = visible_answers(answers)
     for qid, question in QUESTIONS.items():
         value = answers.get(qid)
-        if not is_shown(qid, answers):
+        if not is_shown(qid, visible):
             continue
         if question.required and is_missing(question, value):
             missing.append(qid)

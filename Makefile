@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each creates .venv from
+# the lock file when it is missing or stale.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := .tools/bin/uv
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+FLASK := $(PY) -m flask --app screening
+
+.PHONY: run test lint bench help
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(UV):
+	$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore --target .tools 'uv>=0.13,<0.14'
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	@touch $@
+
+instance/config.py:
+	@mkdir -p instance
+	@$(PYTHON) -c 'import secrets; print("# Written by make run on first use. Keep it out of git.\nSECRET_KEY = " + repr(secrets.token_urlsafe(48)))' > $@
+	@chmod 600 $@
+	@echo "Wrote a new random SECRET_KEY to $@"
+
+run: .venv/.synced instance/config.py  ## migrate and serve http://127.0.0.1:5000 on SQLite in instance/
+	SCREENING_ENVIRONMENT=development $(FLASK) db upgrade
+	SCREENING_ENVIRONMENT=development $(FLASK) run --host 127.0.0.1 --port 5000
+
+test: .venv/.synced  ## run the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
+	$(PY) -m pytest --cov=screening --cov-branch --cov-report=
+	$(PY) -m coverage report --include='screening/scoring/*' --fail-under=100 --show-missing --skip-covered
+	$(PY) -m coverage report --fail-under=85 --skip-covered
+
+lint: .venv/.synced  ## ruff
+	$(PY) -m ruff check screening tests
+
+bench: .venv/.synced  ## benchmarks that print figures
+	$(PY) tests/benchmarks/bench_scoring.py

@@ -1,0 +1,72 @@
+"""CSRF on every post; an expired token re-shows the page with what was typed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from screening.extensions import csrf, db
+from screening.models import Draft, Submission
+from tests.factories import BASELINE
+from tests.patient import Patient, clinic_today
+
+
+def post_rules(app):
+    return [r for r in app.url_map.iter_rules() if "POST" in r.methods]
+
+
+def test_no_view_is_exempt_from_csrf(app):
+    assert not csrf._exempt_views and not csrf._exempt_blueprints
+
+
+def test_every_post_without_a_token_changes_nothing(app, patient):
+    patient.complete(BASELINE, clinic_today(app))
+    client = patient.client
+    for rule in post_rules(app):
+        url = rule.rule.replace("<step_id>", "how-long")
+        response = client.post(url, data={"dur": "lt_2w", "consent": "y"})
+        assert response.status_code in (200, 303, 400), url
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+            assert db.session.scalar(select(Draft)).answers["dur"] == "m3_12"
+
+
+def test_expired_token_reshows_the_page_with_typed_answers(make_app):
+    app = make_app(WTF_CSRF_TIME_LIMIT=1)
+    patient = Patient(app.test_client())
+    patient.get("/step/about-you")
+    time.sleep(2.1)
+    data = {"dob_day": "3", "dob_month": "4", "dob_year": "1970", "preg": "not_applicable", "breastfeed": "no"}
+    response = patient.post("/step/about-you", data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "This page was open for a long time" in html
+    assert 'value="1970"' in html and 'value="not_applicable" checked' in html
+    # One more press, with the fresh token on the page, saves it.
+    response = patient.post("/step/about-you", data)
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Draft)).answers["preg"] == "not_applicable"
+
+
+def test_expired_token_on_submit_keeps_the_review_page(make_app):
+    app = make_app(WTF_CSRF_TIME_LIMIT=1)
+    patient = Patient(app.test_client())
+    patient.complete(BASELINE, clinic_today(app))
+    patient.get("/review")
+    time.sleep(2.1)
+    response = patient.post("/submit", {"consent": "y"})
+    assert response.status_code == 200
+    assert "This page was open for a long time" in response.get_data(as_text=True)
+    assert patient.post("/submit", {"consent": "y"}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+@pytest.mark.parametrize("url", ["/start-again", "/resume"])
+def test_other_posts_without_a_token_are_refused_plainly(client, url):
+    response = client.post(url, data={})
+    assert response.status_code in (303, 400)
+    assert "Traceback" not in response.get_data(as_text=True)
