@@ -6,8 +6,12 @@ import os
 
 from flask import Flask
 
-from screening import cli, errors, security
-from screening import database  # noqa: F401  (registers the SQLite engine settings)
+from screening import (
+    cli,
+    database,  # noqa: F401  (registers the SQLite engine settings)
+    errors,
+    security,
+)
 from screening.config import load_config
 from screening.extensions import csrf, db, migrate
 

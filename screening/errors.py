@@ -10,12 +10,21 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("We could not read that page", "Something in the form was not as we expected. Go back and try again."),
+    400: (
+        "We could not read that page",
+        "Something in the form was not as we expected. Go back and try again.",
+    ),
     404: ("Page not found", "Check the address, or start from the first page."),
     405: ("Page not found", "Check the address, or start from the first page."),
     413: ("That was too much to send", "Please make your answers shorter and try again."),
-    500: ("Sorry, something went wrong", "Your saved answers are safe. Please try again in a few minutes."),
-    503: ("Sorry, the service is busy", "Your saved answers are safe. Please try again in a few minutes."),
+    500: (
+        "Sorry, something went wrong",
+        "Your saved answers are safe. Please try again in a few minutes.",
+    ),
+    503: (
+        "Sorry, the service is busy",
+        "Your saved answers are safe. Please try again in a few minutes.",
+    ),
 }
 
 

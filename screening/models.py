@@ -85,7 +85,9 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Opaque id for links; never a sequential number in a URL.
-    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(16))
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, default=lambda: secrets.token_hex(16)
+    )
     #: The code the patient is given and can read over the phone.
     reference: Mapped[str] = mapped_column(String(11), unique=True)
     #: The draft's key: a replayed or doubled submit finds the first row (UNIQUE).

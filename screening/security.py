@@ -43,10 +43,12 @@ def add_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.after_request(add_headers)
-    if not app.config["ENVIRONMENT"] == "development":
+    if app.config["ENVIRONMENT"] != "development":
         app.config.setdefault("PREFERRED_URL_SCHEME", "https")
 
         @app.after_request
         def hsts(response: Response) -> Response:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
             return response

@@ -63,7 +63,9 @@ def submit(draft: Draft, consent: bool, today: date) -> Submission:
             db.session.flush()
         except IntegrityError:
             db.session.rollback()
-            existing = db.session.scalar(select(Submission).where(Submission.submit_key == submit_key))
+            existing = db.session.scalar(
+                select(Submission).where(Submission.submit_key == submit_key)
+            )
             if existing is not None:
                 return existing
             continue  # the reference code collided: draw another

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from screening.scoring import questionnaire
@@ -73,4 +72,3 @@ def answers(**overrides: Any) -> dict[str, Any]:
     """Return baseline B with ``overrides`` applied (a value of None removes the answer)."""
     result = {**BASELINE, **overrides}
     return {k: v for k, v in result.items() if v is not None}
-

@@ -13,7 +13,9 @@ from screening.questionnaire import steps
 from screening.scoring import questionnaire
 from tests.factories import CONTACT
 
-TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+TOKEN_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def clinic_today(app) -> date:
@@ -68,7 +70,9 @@ class Patient:
             assert response.status_code == 303, (step.id, response.get_data(as_text=True)[:3000])
 
 
-def page_data(step: steps.Step, answers: dict[str, Any], today: date, contact: dict) -> dict[str, Any]:
+def page_data(
+    step: steps.Step, answers: dict[str, Any], today: date, contact: dict
+) -> dict[str, Any]:
     """Turn coded answers into the form fields of one page."""
     data: dict[str, Any] = {"action": "continue"}
     for qid in step.questions:

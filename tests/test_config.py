@@ -34,7 +34,10 @@ def test_production_starts_with_a_strong_secret_from_the_environment(monkeypatch
 
 def test_two_workers_with_the_same_key_accept_each_others_sessions(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "k" * 48)
-    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "SESSION_COOKIE_SECURE": False}
+    config = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        "SESSION_COOKIE_SECURE": False,
+    }
     one, two = create_app(config), create_app(config)
     with one.test_request_context():
         from flask import session
@@ -64,5 +67,7 @@ def test_test_mapping_wins_over_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SCREENING_DRAFT_LIFETIME_DAYS", "7")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
     assert app.config["DRAFT_LIFETIME_DAYS"] == 7
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "DRAFT_LIFETIME_DAYS": 3})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "DRAFT_LIFETIME_DAYS": 3}
+    )
     assert app.config["DRAFT_LIFETIME_DAYS"] == 3

@@ -38,7 +38,13 @@ def test_expired_token_reshows_the_page_with_typed_answers(make_app):
     patient = Patient(app.test_client())
     patient.get("/step/about-you")
     time.sleep(2.1)
-    data = {"dob_day": "3", "dob_month": "4", "dob_year": "1970", "preg": "not_applicable", "breastfeed": "no"}
+    data = {
+        "dob_day": "3",
+        "dob_month": "4",
+        "dob_year": "1970",
+        "preg": "not_applicable",
+        "breastfeed": "no",
+    }
     response = patient.post("/step/about-you", data)
     html = response.get_data(as_text=True)
     assert response.status_code == 200

@@ -15,7 +15,9 @@ from screening.extensions import db
 def test_suite_runs_on_the_database_it_was_given(app):
     with app.app_context():
         dialect = db.engine.dialect.name
-    expected = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    expected = (
+        "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    )
     assert dialect == expected
 
 

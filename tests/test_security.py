@@ -28,7 +28,8 @@ def check_headers(response):
 
 
 @pytest.mark.parametrize(
-    "url", ["/", "/step/about-you", "/resume", "/adults-only", "/no-such-page", "/static/css/app.css"]
+    "url",
+    ["/", "/step/about-you", "/resume", "/adults-only", "/no-such-page", "/static/css/app.css"],
 )
 def test_security_headers_everywhere(client, url):
     response = client.get(url)
@@ -36,12 +37,18 @@ def test_security_headers_everywhere(client, url):
     check_headers(response)
     if not url.startswith("/static"):
         assert response.headers["Cache-Control"] == "no-store"
-        assert response.mimetype == "text/html" and response.mimetype_params.get("charset") == "utf-8"
+        assert (
+            response.mimetype == "text/html" and response.mimetype_params.get("charset") == "utf-8"
+        )
 
 
 def test_unused_methods_are_refused(app, client):
     for rule in app.url_map.iter_rules():
-        url = rule.rule.replace("<step_id>", "about-you").replace("<token>", "x").replace("<path:filename>", "css/app.css")
+        url = (
+            rule.rule.replace("<step_id>", "about-you")
+            .replace("<token>", "x")
+            .replace("<path:filename>", "css/app.css")
+        )
         for method in ("TRACE", "PUT", "DELETE", "PATCH"):
             response = client.open(url, method=method)
             assert response.status_code in (404, 405), (url, method)
@@ -60,7 +67,9 @@ def test_error_pages_reveal_nothing(app, client):
     assert "Traceback" not in body and "secret stack detail" not in body and "Flask" not in body
     check_headers(response)
     assert client.get("/?__debugger__=yes&cmd=resource&f=debugger.js").status_code in (200, 404)
-    assert "debugger" not in client.get("/?__debugger__=yes&cmd=resource&f=debugger.js").get_data(as_text=True)
+    assert "debugger" not in client.get("/?__debugger__=yes&cmd=resource&f=debugger.js").get_data(
+        as_text=True
+    )
 
 
 def test_templates_have_no_inline_script_or_handlers():
@@ -81,5 +90,7 @@ def test_no_third_party_urls_in_pages_or_assets():
 
     for path in [*pathlib.Path("templates").rglob("*.html"), *pathlib.Path("static").rglob("*.*")]:
         text = path.read_text(errors="ignore")
-        urls = re.findall(r"(?:src|href)=[\"'](?:https?:)?//", text) + re.findall(r"url\((?:https?:)?//", text)
+        urls = re.findall(r"(?:src|href)=[\"'](?:https?:)?//", text) + re.findall(
+            r"url\((?:https?:)?//", text
+        )
         assert not urls, path

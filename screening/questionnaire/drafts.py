@@ -93,7 +93,9 @@ def rotate_token(draft: Draft) -> str:
     return token
 
 
-def save(draft: Draft, answers: dict[str, Any], personal: dict[str, Any], step_id: str | None) -> None:
+def save(
+    draft: Draft, answers: dict[str, Any], personal: dict[str, Any], step_id: str | None
+) -> None:
     """Store a draft's answers and extend its life; commits before returning."""
     now = utcnow()
     draft.answers = answers

@@ -61,7 +61,9 @@ def _field_for(question: Question) -> Field:
     if kind in questionnaire.CHOICE_TYPES:
         return RadioField(choices=options, validate_choice=False)
     if kind == "scale":
-        return RadioField(choices=_choices((str(n), str(n)) for n in range(11)), validate_choice=False)
+        return RadioField(
+            choices=_choices((str(n), str(n)) for n in range(11)), validate_choice=False
+        )
     if kind == "multi":
         return SelectMultipleField(choices=options, validate_choice=False)
     if kind == "bool":

@@ -75,7 +75,9 @@ STEPS: tuple[Step, ...] = (
     Step("medicines", "Medicines", _section("S8")),
     Step("allergies", "Allergies", _section("S9")),
     Step("health-history", "Bleeding and health history", _section("S10")),
-    Step("infection-needles-injury", "Infection, needles and injuries", _section("S11", "S12", "S13")),
+    Step(
+        "infection-needles-injury", "Infection, needles and injuries", _section("S11", "S12", "S13")
+    ),
     Step("goals", "Your goals", ("goals", "questions_free")),
     Step("contact", "How we can reach you", personal=CONTACT_FIELDS),
 )
@@ -120,7 +122,9 @@ def missing_on(step: Step, answers: Mapping[str, Any], personal: Mapping[str, An
     if step.personal == DOB_FIELDS:
         return not personal.get("dob")
     if step.personal == CONTACT_FIELDS:
-        return not (personal.get("full_name") and personal.get("phone") and personal.get("best_time"))
+        return not (
+            personal.get("full_name") and personal.get("phone") and personal.get("best_time")
+        )
     return False
 
 

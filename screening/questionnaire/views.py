@@ -173,7 +173,9 @@ def step(step_id: str) -> Any:
             return redirect_to
         answers = draft.answers if draft else {}
         personal = draft.personal if draft else {}
-        form = forms.form_class(step)(formdata=None, data=forms.initial_data(step, answers, personal))
+        form = forms.form_class(step)(
+            formdata=None, data=forms.initial_data(step, answers, personal)
+        )
         return render_step(step, form, answers)
     return _post_step(step, draft)
 
@@ -186,8 +188,10 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     action = request.form.get("action", "continue")
     page, page_personal, errors = forms.check_page(form, answers, today())
 
+    age = None
     if step.personal == DOB_FIELDS and "dob" not in errors:
-        if forms.age_on(date.fromisoformat(page_personal["dob"]), today()) < questionnaire.MIN_AGE:
+        age = forms.age_on(date.fromisoformat(page_personal["dob"]), today())
+        if age < questionnaire.MIN_AGE:
             return see_other("questionnaire.adults_only")
     if errors and action == "continue":
         return render_step(step, form, answers, errors)
@@ -200,8 +204,8 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
             answers.pop(qid, None)
         else:
             answers[qid] = value
-    if step.personal == DOB_FIELDS and "dob" not in errors:
-        answers["age"] = forms.age_on(date.fromisoformat(page_personal["dob"]), today())
+    if age is not None:
+        answers["age"] = age
     personal.update({k: v for k, v in page_personal.items() if k not in errors})
     if step.id == "where":
         regions = answers.get("regions") or []
@@ -227,7 +231,9 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
         return redirect(step_url(step, request.args.get("return_to")) + "#urgent", code=303)
     first = steps.first_incomplete(answers, personal, draft.steps_done)
     if request.args.get("return_to") == "review":
-        return redirect(step_url(first, "review") if first else url_for("questionnaire.review"), code=303)
+        return redirect(
+            step_url(first, "review") if first else url_for("questionnaire.review"), code=303
+        )
     nxt = steps.next_step(step, answers)
     if first is not None and (nxt is None or steps.STEPS.index(first) < steps.STEPS.index(nxt)):
         nxt = first
@@ -287,12 +293,21 @@ def resume() -> Any:
             try:
                 draft = drafts.by_code(code, dob or "")
             except drafts.DraftNotFound:
-                code_error = "We could not find saved answers with that code and date of birth. Check both and try again."
+                code_error = (
+                    "We could not find saved answers with that code and date of birth. "
+                    "Check both and try again."
+                )
             else:
                 remember(drafts.rotate_token(draft))
                 return _continue(draft)
         errors = {k: v for k, v in {"code": code_error, "dob": dob_error}.items() if v}
-        return render_template("questionnaire/resume.html", form=dob_form, code=code, errors=errors, resume_form=resume_form)
+        return render_template(
+            "questionnaire/resume.html",
+            form=dob_form,
+            code=code,
+            errors=errors,
+            resume_form=resume_form,
+        )
     return render_template(
         "questionnaire/resume.html",
         form=form(formdata=None),
@@ -313,10 +328,18 @@ def review_sections(answers: dict[str, Any], personal: dict[str, Any]) -> list[d
     for step in steps.applicable(answers):
         rows = []
         if step.personal == DOB_FIELDS:
-            rows.append({"id": "dob", "label": "Date of birth", "value": _format_dob(personal.get("dob"))})
+            rows.append(
+                {"id": "dob", "label": "Date of birth", "value": _format_dob(personal.get("dob"))}
+            )
         for qid in step.shown_questions(answers):
             question = questionnaire.QUESTIONS[qid]
-            rows.append({"id": qid, "label": question.text, "value": plain_answer(question, answers.get(qid))})
+            rows.append(
+                {
+                    "id": qid,
+                    "label": question.text,
+                    "value": plain_answer(question, answers.get(qid)),
+                }
+            )
         if step.personal == steps.CONTACT_FIELDS:
             best = dict(forms.BEST_TIMES).get(personal.get("best_time") or "")
             for name, label, value in (
@@ -363,7 +386,9 @@ def review() -> Any:
     return render_review(draft, forms.ConsentForm(formdata=None))
 
 
-def render_review(draft: Draft, form: forms.ConsentForm, errors: dict | None = None, message: str | None = None) -> str:
+def render_review(
+    draft: Draft, form: forms.ConsentForm, errors: dict | None = None, message: str | None = None
+) -> str:
     return render_template(
         "questionnaire/review.html",
         sections=review_sections(draft.answers, draft.personal),
@@ -408,7 +433,9 @@ def done() -> Any:
     if draft.submission_id is None:
         return see_other("questionnaire.review")
     submission = db.session.get(Submission, draft.submission_id)
-    return render_template("questionnaire/done.html", submission=submission, urgent=has_emergency(submission.answers))
+    return render_template(
+        "questionnaire/done.html", submission=submission, urgent=has_emergency(submission.answers)
+    )
 
 
 @bp.post("/start-again")
@@ -444,5 +471,9 @@ def csrf_expired(error: CSRFError) -> Any:
             return render_review(draft, forms.ConsentForm(), message=message)
     if request.endpoint == "questionnaire.resume":
         return redirect(url_for("questionnaire.resume"), code=303)
-    return render_template("errors/error.html", code=400, title="This page has expired",
-                           text="Go back, reload the page and try again. Answers you saved are safe."), 400
+    return render_template(
+        "errors/error.html",
+        code=400,
+        title="This page has expired",
+        text="Go back, reload the page and try again. Answers you saved are safe.",
+    ), 400

@@ -248,8 +248,8 @@ def validate(answers: Mapping[str, Any]) -> tuple[list[str], list[str]]:
         elif value is not None and value_problem(question, value, answers):
             invalid.append(qid)
     age = answers.get("age")
-    if "age" not in invalid and isinstance(age, int) and not isinstance(age, bool):
-        if age < MIN_AGE:
-            invalid.insert(0, "age")
+    is_int = isinstance(age, int) and not isinstance(age, bool)
+    if "age" not in invalid and is_int and age < MIN_AGE:
+        invalid.insert(0, "age")
     invalid.extend(sorted(k for k in answers if k not in QUESTIONS))
     return missing, invalid

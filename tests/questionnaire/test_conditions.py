@@ -1,4 +1,4 @@
-""""Shown when" rules are enforced by the server: hidden means neither required nor stored."""
+""" "Shown when" rules are enforced by the server: hidden means neither required nor stored."""
 
 from __future__ import annotations
 
@@ -128,6 +128,9 @@ def test_most_bothersome_place_offers_only_places_picked(app, patient):
 def test_in_page_follow_ups_carry_their_condition_for_the_script(app, patient):
     walk_to(patient, app, "allergies")
     html = patient.get("/step/allergies").get_data(as_text=True)
-    assert 'data-reveal-q="allergy" data-reveal-values="alg_lidocaine alg_bupivacaine alg_other_caine"' in html
+    assert (
+        'data-reveal-q="allergy" data-reveal-values="alg_lidocaine alg_bupivacaine alg_other_caine"'
+        in html
+    )
     # Without JavaScript the follow-up is on the page with a hint saying when to answer it.
     assert "Answer this only if you picked “Lidocaine (Xylocaine)”" in html

@@ -69,10 +69,22 @@ def test_resume_with_code_and_date_of_birth(app, patient):
     year, month, day = draft.personal["dob"].split("-")
     other = Patient(app.test_client())
     other.get("/resume")
-    wrong = other.post("/resume", {"code": draft.resume_code, "dob_day": day, "dob_month": month, "dob_year": str(int(year) - 1)})
-    assert "We could not find saved answers with that code and date of birth" in wrong.get_data(as_text=True)
+    wrong = other.post(
+        "/resume",
+        {
+            "code": draft.resume_code,
+            "dob_day": day,
+            "dob_month": month,
+            "dob_year": str(int(year) - 1),
+        },
+    )
+    assert "We could not find saved answers with that code and date of birth" in wrong.get_data(
+        as_text=True
+    )
     typed = draft.resume_code.lower().replace("-", " ")
-    response = other.post("/resume", {"code": typed, "dob_day": day, "dob_month": month, "dob_year": year})
+    response = other.post(
+        "/resume", {"code": typed, "dob_day": day, "dob_month": month, "dob_year": year}
+    )
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/step/where")
     # Resuming gives the draft a new token: the first browser's cookie no longer opens it.
@@ -102,7 +114,11 @@ def test_drafts_live_for_the_configured_time(make_app):
     patient = Patient(app.test_client())
     walk_to(patient, app, "how-long")
     draft = saved_draft(app)
-    assert timedelta(days=2) - timedelta(minutes=1) < draft.expires_at - draft.updated_at <= timedelta(days=2)
+    assert (
+        timedelta(days=2) - timedelta(minutes=1)
+        < draft.expires_at - draft.updated_at
+        <= timedelta(days=2)
+    )
 
 
 def test_previous_button_saves_and_goes_back(app, patient):
@@ -148,8 +164,12 @@ def test_change_that_adds_a_follow_up_asks_it_then_returns_to_review(app, patien
     data["tx"] = ["tx_pt", "tx_otc", "tx_massage"]
     response = patient.post("/step/treatments?return_to=review", data)
     assert response.headers["Location"].endswith("/step/treatment-results?return_to=review")
-    data = page_data(steps.BY_ID["treatment-results"], {**BASELINE, "tx_massage_effect": "helped_lot",
-                                                         "tx": data["tx"]}, clinic_today(app), {})
+    data = page_data(
+        steps.BY_ID["treatment-results"],
+        {**BASELINE, "tx_massage_effect": "helped_lot", "tx": data["tx"]},
+        clinic_today(app),
+        {},
+    )
     response = patient.post("/step/treatment-results?return_to=review", data)
     assert response.headers["Location"].endswith("/review")
 

@@ -10,7 +10,10 @@ from tests.factories import BASELINE
 from tests.patient import clinic_today, page_data
 from tests.questionnaire.test_validation import walk_to
 
-NOTICE = "If you think you have an emergency, call 911 (or your local emergency number) now. Do not use this form."
+NOTICE = (
+    "If you think you have an emergency, call 911 (or your local emergency number) now. "
+    "Do not use this form."
+)
 
 
 def test_emergency_notice_on_start_and_every_page(app, patient):
@@ -19,7 +22,15 @@ def test_emergency_notice_on_start_and_every_page(app, patient):
         if step.applies(BASELINE):
             html = patient.get(f"/step/{step.id}").get_data(as_text=True)
             assert NOTICE in html, step.id
-            patient.post(f"/step/{step.id}", page_data(step, BASELINE, clinic_today(app), {"full_name": "A", "phone": "5551234567", "best_time": "any_time"}))
+            patient.post(
+                f"/step/{step.id}",
+                page_data(
+                    step,
+                    BASELINE,
+                    clinic_today(app),
+                    {"full_name": "A", "phone": "5551234567", "best_time": "any_time"},
+                ),
+            )
 
 
 @pytest.mark.parametrize("qid", questionnaire.EMERGENCY_QUESTIONS)
@@ -35,12 +46,16 @@ def test_emergency_answer_shows_the_urgent_card_on_that_page(app, patient, qid):
     # The form can still be sent so staff see it; the card stays on the later pages.
     response = patient.post("/step/warning-signs", data)
     assert response.headers["Location"].endswith("/step/feels-like")
-    assert "Call 911 or go to the nearest emergency room now." in patient.get("/step/feels-like").get_data(as_text=True)
+    assert "Call 911 or go to the nearest emergency room now." in patient.get(
+        "/step/feels-like"
+    ).get_data(as_text=True)
 
 
 def test_prompt_level_answer_does_not_show_the_911_card(app, patient):
     walk_to(patient, app, "warning-signs")
-    data = page_data(steps.BY_ID["warning-signs"], {**BASELINE, "rf_weight": "yes"}, clinic_today(app), {})
+    data = page_data(
+        steps.BY_ID["warning-signs"], {**BASELINE, "rf_weight": "yes"}, clinic_today(app), {}
+    )
     response = patient.post("/step/warning-signs", data)
     assert response.headers["Location"].endswith("/step/feels-like")
 

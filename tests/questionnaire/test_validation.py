@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from screening.extensions import db
 from screening.models import Draft
+from screening.questionnaire import steps
 from tests.factories import BASELINE
 from tests.patient import clinic_today, page_data
-from screening.questionnaire import steps
 
 
 def walk_to(patient, app, step_id, answers=BASELINE):
@@ -25,7 +25,7 @@ def walk_to(patient, app, step_id, answers=BASELINE):
 
 
 def summary_links(html: str) -> list[tuple[str, str]]:
-    block = html.split('data-error-summary', 1)[1].split("</div>", 1)[0]
+    block = html.split("data-error-summary", 1)[1].split("</div>", 1)[0]
     return re.findall(r'<a href="#([^"]+)">([^<]+)</a>', block)
 
 
@@ -36,7 +36,10 @@ def test_missing_answers_get_messages_title_summary_and_keep_the_rest(app, patie
     assert response.status_code == 200
     assert "<title>Error: How long and how it started" in html
     # The summary links to the first option of each unanswered question, in page order.
-    assert summary_links(html) == [("onset-gradual", "Select an answer."), ("trend-worse_fast", "Select an answer.")]
+    assert summary_links(html) == [
+        ("onset-gradual", "How did the pain start? Select an answer."),
+        ("trend-worse_fast", "Over the past month, is the pain… Select an answer."),
+    ]
     assert 'id="onset-error"' in html and 'id="trend-error"' in html
     # What was typed is still selected.
     assert 'value="m3_12" checked' in html
@@ -44,10 +47,15 @@ def test_missing_answers_get_messages_title_summary_and_keep_the_rest(app, patie
 
 def test_unknown_answer_code_is_refused_with_a_message(app, patient):
     walk_to(patient, app, "how-long")
-    response = patient.post("/step/how-long", {"dur": "forever", "onset": "gradual", "trend": "same"})
+    response = patient.post(
+        "/step/how-long", {"dur": "forever", "onset": "gradual", "trend": "same"}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert ("dur-lt_2w", "Select one of the answers shown.") in summary_links(html)
+    assert (
+        "dur-lt_2w",
+        "How long have you had this pain? Select one of the answers shown.",
+    ) in summary_links(html)
     assert 'value="gradual" checked' in html
 
 
@@ -73,7 +81,12 @@ def test_exclusive_none_in_prior_injection_problems(app, patient):
     answers = {**BASELINE, "tx": ["tx_pt", "tx_otc", "tx_tpi"]}
     walk_to(patient, app, "treatment-results", answers)
     data = page_data(steps.BY_ID["treatment-results"], answers, clinic_today(app), {})
-    data.update(tpi_last="m3_12", tpi_sessions_12m="s1", tpi_relief="lt_half", tpi_problems=["none", "bruising"])
+    data.update(
+        tpi_last="m3_12",
+        tpi_sessions_12m="s1",
+        tpi_relief="lt_half",
+        tpi_problems=["none", "bruising"],
+    )
     html = patient.post("/step/treatment-results", data).get_data(as_text=True)
     assert "You picked “No problems” and another answer." in html
 
@@ -90,7 +103,9 @@ def test_text_longer_than_its_limit_is_refused_and_kept(app, patient):
 
 def test_control_characters_in_text_are_refused_not_stored(app, patient):
     walk_to(patient, app, "where")
-    response = patient.post("/step/where", {"regions": ["neck_l"], "other_location": "left\x00side"})
+    response = patient.post(
+        "/step/where", {"regions": ["neck_l"], "other_location": "left\x00side"}
+    )
     assert response.status_code == 200
     assert "characters we cannot save" in response.get_data(as_text=True)
 
@@ -98,8 +113,14 @@ def test_control_characters_in_text_are_refused_not_stored(app, patient):
 def test_scale_outside_0_to_10_is_refused(app, patient):
     walk_to(patient, app, "how-bad")
     response = patient.post("/step/how-bad", {"peg_p": "11", "peg_e": "5", "peg_g": "-1"})
-    links = summary_links(response.get_data(as_text=True))
-    assert links == [("peg_p-0", "Select a number from 0 to 10."), ("peg_g-0", "Select a number from 0 to 10.")]
+    links = [
+        (target, text.rsplit("? ", 1)[1])
+        for target, text in summary_links(response.get_data(as_text=True))
+    ]
+    assert links == [
+        ("peg_p-0", "Select a number from 0 to 10."),
+        ("peg_g-0", "Select a number from 0 to 10."),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -115,7 +136,8 @@ def test_scale_outside_0_to_10_is_refused(app, patient):
 )
 def test_date_of_birth_errors(patient, day, month, year, message):
     response = patient.answer(
-        "about-you", {"dob_day": day, "dob_month": month, "dob_year": year, "preg": "no", "breastfeed": "no"}
+        "about-you",
+        {"dob_day": day, "dob_month": month, "dob_year": year, "preg": "no", "breastfeed": "no"},
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -128,8 +150,13 @@ def test_under_18_stops_at_once_with_the_adults_only_message(app, patient):
     today = clinic_today(app)
     response = patient.answer(
         "about-you",
-        {"dob_day": str(today.day), "dob_month": str(today.month), "dob_year": str(today.year - 17),
-         "preg": "no", "breastfeed": "no"},
+        {
+            "dob_day": str(today.day),
+            "dob_month": str(today.month),
+            "dob_year": str(today.year - 17),
+            "preg": "no",
+            "breastfeed": "no",
+        },
     )
     assert response.status_code == 303
     page = patient.get(response.headers["Location"]).get_data(as_text=True)
@@ -145,15 +172,22 @@ def test_turning_18_today_is_allowed(app, patient):
     born_day = min(today.day, 28)
     response = patient.answer(
         "about-you",
-        {"dob_day": str(born_day), "dob_month": str(today.month), "dob_year": str(today.year - 18),
-         "preg": "no", "breastfeed": "no"},
+        {
+            "dob_day": str(born_day),
+            "dob_month": str(today.month),
+            "dob_year": str(today.year - 18),
+            "preg": "no",
+            "breastfeed": "no",
+        },
     )
     assert response.headers["Location"].endswith("/step/how-long")
 
 
 def test_contact_errors(app, patient):
     walk_to(patient, app, "contact")
-    response = patient.post("/step/contact", {"full_name": "", "phone": "call me", "email": "nope", "best_time": ""})
+    response = patient.post(
+        "/step/contact", {"full_name": "", "phone": "call me", "email": "nope", "best_time": ""}
+    )
     links = dict(summary_links(response.get_data(as_text=True)))
     assert links == {
         "full_name": "Enter your full name.",

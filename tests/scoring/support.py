@@ -6,8 +6,7 @@ import random
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-from typing import Protocol
+from typing import Any, Protocol
 
 from screening.scoring import questionnaire
 

@@ -6,12 +6,9 @@ from typing import Any
 
 import pytest
 
-from screening.scoring import load_ruleset
-from screening.scoring import score
+from screening.scoring import load_ruleset, score
 
-from .support import VIGNETTES
-from .support import apply
-from .support import load_cases
+from .support import VIGNETTES, apply, load_cases
 
 CASES = load_cases("rule_cases.toml")["case"]
 

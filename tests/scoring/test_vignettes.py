@@ -6,11 +6,9 @@ from typing import Any
 
 import pytest
 
-from screening.scoring import ScoringInputError
-from screening.scoring import score
+from screening.scoring import ScoringInputError, score
 
-from .support import VIGNETTES
-from .support import apply
+from .support import VIGNETTES, apply
 
 CASES = VIGNETTES["vignette"]
 
