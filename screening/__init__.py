@@ -14,6 +14,7 @@ from screening import (
 )
 from screening.config import load_config
 from screening.extensions import csrf, db, migrate
+from screening.scoring import load_ruleset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -33,6 +34,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=os.path.join(ROOT, "static"),
     )
     load_config(app, test_config)
+    # A broken rule file stops start-up here, never in the middle of a questionnaire.
+    load_ruleset()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(HERE, "migrations"))

@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
 from screening.extensions import db
@@ -100,3 +100,17 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     questionnaire_version: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    # The scorer's result (spec 2.3), stored so a printed summary can be traced and
+    # re-scoring with the same rules gives the same answer.
+    outcome: Mapped[str] = mapped_column(String(32), index=True)
+    care_level: Mapped[str | None] = mapped_column(String(16))
+    blocking_contraindication: Mapped[bool] = mapped_column(Boolean)
+    support_score: Mapped[int] = mapped_column(Integer)
+    peg_score: Mapped[float] = mapped_column(Float)
+    fired_rules: Mapped[list] = mapped_column(JSON)
+    questions: Mapped[list] = mapped_column(JSON)
+    ruleset_version: Mapped[str] = mapped_column(String(32))
+    #: The whole result as shown to the patient (reasons and notes in the words of the
+    #: rule set version above), so later rule edits do not rewrite what they were told.
+    result: Mapped[dict] = mapped_column(JSON)

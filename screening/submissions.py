@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from screening.extensions import db
 from screening.models import Draft, Submission, readable_code
 from screening.questionnaire.forms import age_on
-from screening.scoring import questionnaire
+from screening.scoring import ScoringInputError, ScoringResult, questionnaire, score
 
 
 class NotReady(ValueError):
@@ -20,6 +20,20 @@ class NotReady(ValueError):
         super().__init__(f"missing={missing} invalid={invalid}")
         self.missing = missing
         self.invalid = invalid
+
+
+def apply_result(submission: Submission, result: ScoringResult) -> None:
+    """Copy a scorer's result onto a submission."""
+    data = result.to_dict()
+    submission.outcome = data["outcome"]
+    submission.care_level = data["care_level"]
+    submission.blocking_contraindication = data["blocking_contraindication"]
+    submission.support_score = data["support_score"]
+    submission.peg_score = data["peg_score"]
+    submission.fired_rules = data["fired_rules"]
+    submission.questions = data["questions"]
+    submission.ruleset_version = result.ruleset_version
+    submission.result = data
 
 
 def final_answers(draft: Draft, consent: bool, today: date) -> dict:
@@ -42,12 +56,13 @@ def submit(draft: Draft, consent: bool, today: date) -> Submission:
     if draft.submission_id is not None:
         return db.session.get(Submission, draft.submission_id)
     answers = final_answers(draft, consent, today)
-    missing, invalid = questionnaire.validate(answers)
     personal = draft.personal
     if not (personal.get("full_name") and personal.get("phone")):
-        missing.append("contact")
-    if missing or invalid:
-        raise NotReady(missing, invalid)
+        raise NotReady(["contact"], [])
+    try:
+        result = score(answers)
+    except ScoringInputError as error:
+        raise NotReady(error.missing, error.invalid) from error
     submit_key = draft.key
     for _attempt in range(5):
         submission = Submission(
@@ -58,6 +73,7 @@ def submit(draft: Draft, consent: bool, today: date) -> Submission:
             questionnaire_version=questionnaire.VERSION,
             started_at=draft.created_at,
         )
+        apply_result(submission, result)
         db.session.add(submission)
         try:
             db.session.flush()

@@ -19,9 +19,10 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
-from screening import submissions
+from screening import results, submissions
 from screening.extensions import db
 from screening.models import Draft, Submission
+from screening.pdf import render_pdf
 from screening.questionnaire import drafts, forms, steps
 from screening.questionnaire.steps import DOB_FIELDS, Step
 from screening.scoring import conditions, questionnaire
@@ -423,18 +424,59 @@ def submit() -> Any:
     return see_other("questionnaire.done")
 
 
+def _submitted() -> tuple[Draft, Submission] | None:
+    """Return this browser's draft and its submission, if it has sent one."""
+    try:
+        draft = drafts.by_token(session.get(SESSION_KEY))
+    except drafts.DraftNotFound:
+        return None
+    if draft.submission_id is None:
+        return None
+    return draft, db.session.get(Submission, draft.submission_id)
+
+
 @bp.get("/done")
 def done() -> Any:
-    token = session.get(SESSION_KEY)
-    try:
-        draft = drafts.by_token(token)
-    except drafts.DraftNotFound:
-        return see_other("questionnaire.start")
-    if draft.submission_id is None:
-        return see_other("questionnaire.review")
-    submission = db.session.get(Submission, draft.submission_id)
+    found = _submitted()
+    if found is None:
+        return see_other("questionnaire.review" if current_draft() else "questionnaire.start")
+    draft, submission = found
     return render_template(
-        "questionnaire/done.html", submission=submission, urgent=has_emergency(submission.answers)
+        "questionnaire/done.html",
+        result=results.build(submission),
+        link=url_for("questionnaire.resume_link", token=session[SESSION_KEY], _external=True),
+        expires=draft.expires_at.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])),
+    )
+
+
+def _print_html(submission: Submission, pdf: bool) -> str:
+    now = datetime.now(ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
+    return render_template(
+        "questionnaire/result_print.html",
+        result=results.build(submission),
+        printed=f"{now.day} {now.strftime('%B %Y')}",
+        pdf=pdf,
+    )
+
+
+@bp.get("/done/print")
+def result_print() -> Any:
+    found = _submitted()
+    if found is None:
+        return see_other("questionnaire.start")
+    return _print_html(found[1], pdf=False)
+
+
+@bp.get("/done/result.pdf")
+def result_pdf() -> Any:
+    found = _submitted()
+    if found is None:
+        return see_other("questionnaire.start")
+    pdf = render_pdf(_print_html(found[1], pdf=True))
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="muscle-pain-check-result.pdf"'},
     )
 
 
