@@ -26,6 +26,7 @@ CEILING = 8.0  # spec 5.2: every patient-facing string below grade 8
 GOAL = 6.0  # spec 5.2: grade 6 or lower is the goal; warn above it
 SMOG_SAMPLE = 30  # sentences in McLaughlin's SMOG sample
 
+
 def _patient_strings() -> dict[str, dict[str, str]]:
     ruleset = load_ruleset()
     fallbacks = {name: p.fallback for name, p in ruleset.placeholders.items()}
