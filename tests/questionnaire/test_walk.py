@@ -54,3 +54,27 @@ def test_double_submit_creates_one_row(app, patient):
     assert len(submissions(app)) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Draft)) == 1
+
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "{{7*7}} {% raw %}",
+    "\u202eevil",
+    "pain 😖 here",
+]
+
+
+def test_patient_text_is_stored_verbatim_and_always_escaped(app, patient):
+    text = " | ".join(PAYLOADS)
+    given = answers(goals=text, questions_free=PAYLOADS[1])
+    patient.complete(given, clinic_today(app), contact={**CONTACT, "full_name": PAYLOADS[0]})
+    review = patient.get("/review").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in review
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in review
+    assert "<img src=x" not in review
+    assert "{{7*7}}" in review  # shown as typed, never evaluated
+    patient.post("/submit", {"consent": "y"})
+    stored = submissions(app)[0]
+    assert stored.answers["goals"] == text
+    assert stored.personal["full_name"] == PAYLOADS[0]
