@@ -39,10 +39,11 @@ def make_app(tmp_path):
         return app
 
     yield make
-    for app in built[:1]:
+    for index, app in enumerate(built):
         with app.app_context():
             db.session.remove()
-            db.drop_all()
+            if index == 0:  # every app here shares one database
+                db.drop_all()
             db.engine.dispose()
 
 
