@@ -7,6 +7,7 @@ import os
 from flask import Flask
 
 from screening import (
+    audit,
     cli,
     database,  # noqa: F401  (registers the SQLite engine settings)
     errors,
@@ -41,11 +42,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=os.path.join(HERE, "migrations"))
     csrf.init_app(app)
 
-    from screening import questionnaire
+    audit.init_app(app)
+
+    from screening import questionnaire, staff
 
     app.register_blueprint(questionnaire.bp)
+    staff.init_app(app)
     errors.init_app(app)
     questionnaire.init_app(app)
     security.init_app(app)
     cli.init_app(app)
+    app.add_template_filter(initials)
     return app
+
+
+def initials(name: str | None) -> str:
+    """ "Alex Example" -> "A.E.": lists show the minimum (security D07)."""
+    return "".join(f"{part[0].upper()}." for part in (name or "").split() if part[:1].isalpha())

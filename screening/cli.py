@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from screening import audit
 from screening.extensions import db
-from screening.models import Submission
+from screening.models import Clinic, StaffUser, Submission
 from screening.questionnaire import drafts
 from screening.scoring import ScoringInputError, check_ruleset, load_ruleset, score
+from screening.staff import accounts
+from screening.staff.access import ROLES
 from screening.submissions import apply_result
 
 drafts_cli = AppGroup("drafts", help="Unfinished questionnaires.")
@@ -72,6 +77,96 @@ def _label(outcome: str, care_level: str | None) -> str:
     return f"{outcome}/{care_level}" if care_level else outcome
 
 
+staff_cli = AppGroup("staff", help="Staff accounts (there are no default accounts).")
+
+
+@staff_cli.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the person may do.")
+@click.option(
+    "--clinic", "clinic_names", multiple=True, help="A clinic they work for (repeat for more)."
+)
+@click.option("--name", "full_name", default="", help="The person's full name.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from one line of standard input."
+)
+def staff_add(
+    username: str, role: str, clinic_names: tuple[str, ...], full_name: str, password_stdin: bool
+) -> None:
+    """Create a staff account; the person enrols their second factor at first sign-in."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    clinic_ids = []
+    for name in clinic_names:
+        clinic = accounts.clinic_by_name(name)
+        if clinic is None:
+            raise click.ClickException(
+                f"No clinic called {name!r}. Add it with: flask --app screening clinic add NAME"
+            )
+        clinic_ids.append(clinic.id)
+    try:
+        user = accounts.create_user(
+            username, role, password, full_name=full_name, clinic_ids=clinic_ids
+        )
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from error
+    audit.record("account.create", target=user.username, detail={"role": role, "via": "cli"})
+    click.echo(
+        f"Created {user.username} ({role}). They set up their authenticator at first sign-in."
+    )
+
+
+@staff_cli.command("disable")
+@click.argument("username")
+def staff_disable(username: str) -> None:
+    """Disable an account and end its sessions."""
+    user = db.session.scalar(
+        select(StaffUser).where(StaffUser.username == username.strip().lower())
+    )
+    if user is None:
+        raise click.ClickException(f"No account called {username!r}.")
+    accounts.disable(user)
+    audit.record("account.disable", target=user.username, detail={"via": "cli"})
+    click.echo(f"Disabled {user.username}; their sessions have ended.")
+
+
+@staff_cli.command("list")
+def staff_list() -> None:
+    """List staff accounts."""
+    for user in db.session.scalars(select(StaffUser).order_by(StaffUser.username)):
+        clinics = ", ".join(c.name for c in user.clinics) or "-"
+        state = "active" if user.active else "disabled"
+        factor = "code set up" if user.totp_secret else "code not set up"
+        click.echo(f"{user.username}\t{user.role}\t{state}\t{factor}\t{clinics}")
+
+
+clinic_cli = AppGroup("clinic", help="Clinics that receive submissions.")
+
+
+@clinic_cli.command("add")
+@click.argument("name")
+def clinic_add(name: str) -> None:
+    """Add a clinic."""
+    try:
+        clinic = accounts.create_clinic(name)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from error
+    audit.record("clinic.create", target=clinic.name, detail={"via": "cli"})
+    click.echo(f"Added clinic {clinic.name}.")
+
+
+@clinic_cli.command("list")
+def clinic_list() -> None:
+    """List clinics."""
+    for clinic in db.session.scalars(select(Clinic).order_by(Clinic.name)):
+        click.echo(clinic.name)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(drafts_cli)
     app.cli.add_command(rules_cli)
+    app.cli.add_command(staff_cli)
+    app.cli.add_command(clinic_cli)
+    app.cli.add_command(audit.audit_cli)

@@ -27,7 +27,8 @@ class DefaultConfig:
     SECRET_KEY: str | None = None
     #: Filled in by the factory: SQLite in the instance folder when DATABASE_URL is unset.
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: hide_parameters: database error messages never carry the values (patient data).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
     #: How long a saved, unfinished questionnaire can be resumed (days since last save).
     DRAFT_LIFETIME_DAYS = 30
@@ -80,7 +81,10 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # pool_pre_ping is pointless for a file; a busy writer waits instead of failing.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": 15},
+            "hide_parameters": True,
+        }
     check_config(app)
 
 
@@ -98,6 +102,10 @@ def check_config(app: Flask) -> None:
     if development:
         app.config["SESSION_COOKIE_SECURE"] = False
         app.config["WTF_CSRF_SSL_STRICT"] = False
+    name = app.config["SESSION_COOKIE_NAME"]
+    if app.config["SESSION_COOKIE_SECURE"] and not name.startswith("__Host-"):
+        # The __Host- prefix makes browsers insist on Secure, Path=/ and no Domain.
+        app.config["SESSION_COOKIE_NAME"] = "__Host-" + name
     if app.testing:
         return
     weak = not key or str(key).lower() in KNOWN_WEAK_SECRETS or len(str(key)) < MIN_SECRET_LENGTH

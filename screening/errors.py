@@ -1,4 +1,8 @@
-"""Plain error pages: no stack traces, framework names or patient data."""
+"""Plain error pages: no stack traces, framework names or patient data.
+
+Each page shows the request's reference (its request id) so staff can find what a person
+reports in the log.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import logging
 
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from screening.extensions import db
+from screening.observability import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +24,7 @@ MESSAGES = {
     404: ("Page not found", "Check the address, or start from the first page."),
     405: ("Page not found", "Check the address, or start from the first page."),
     413: ("That was too much to send", "Please make your answers shorter and try again."),
+    429: ("Too many tries", "Too many tries. Please wait a minute and try again."),
     500: (
         "Sorry, something went wrong",
         "Your saved answers are safe. Please try again in a few minutes.",
@@ -28,9 +36,20 @@ MESSAGES = {
 }
 
 
-def render_error(code: int):
-    title, text = MESSAGES.get(code, MESSAGES[400] if code < 500 else MESSAGES[500])
-    return render_template("errors/error.html", code=code, title=title, text=text), code
+def render_error(code: int, text: str | None = None) -> tuple[str, int]:
+    """Render the generic error page for ``code``.
+
+    :param text: replaces the usual message for that code.
+    """
+    title, default_text = MESSAGES.get(code, MESSAGES[400] if code < 500 else MESSAGES[500])
+    body = render_template(
+        "errors/error.html",
+        code=code,
+        title=title,
+        text=text or default_text,
+        request_id=current_request_id(),
+    )
+    return body, code
 
 
 def handle_http(error: HTTPException):
@@ -38,7 +57,15 @@ def handle_http(error: HTTPException):
 
 
 def handle_unexpected(error: Exception):
-    log.exception("unhandled error")
+    request_id = current_request_id()
+    # The id is in the message as well as in the record so it survives any log format.
+    log.exception("Unhandled error, reference %s", request_id)
+    # Whatever the view left in the session must never be committed by later code in
+    # this request (a teardown, an error page that touches the database).
+    try:
+        db.session.rollback()
+    except Exception:
+        log.exception("Rollback after an unhandled error failed, reference %s", request_id)
     return render_error(InternalServerError.code)
 
 

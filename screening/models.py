@@ -7,8 +7,19 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, TypeDecorator
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    TypeDecorator,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from screening.extensions import db
 
@@ -95,6 +106,8 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     answers: Mapped[dict] = mapped_column(JSON)
     personal: Mapped[dict] = mapped_column(JSON)
     language: Mapped[str] = mapped_column(String(8), default="en")
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"), index=True)
+    clinic: Mapped[Clinic | None] = relationship()
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     #: Version of the question set the answers follow.
     questionnaire_version: Mapped[str] = mapped_column(String(32))
@@ -114,3 +127,84 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     #: The whole result as shown to the patient (reasons and notes in the words of the
     #: rule set version above), so later rule edits do not rewrite what they were told.
     result: Mapped[dict] = mapped_column(JSON)
+
+
+class Clinic(db.Model):  # type: ignore[name-defined,misc]
+    """A clinic that receives submissions; staff see only their clinics' submissions."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+staff_clinic = Table(
+    "staff_clinic",
+    db.metadata,
+    Column("staff_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("clinic_id", ForeignKey("clinic.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class StaffUser(db.Model):  # type: ignore[name-defined,misc]
+    """One named account per person (no shared or default accounts)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stored lower-case; UNIQUE.
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(100), default="")
+    #: "intake", "clinician" or "admin" (see screening.staff.access.PERMISSIONS).
+    role: Mapped[str] = mapped_column(String(16))
+    #: argon2id hash.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: Base32 TOTP secret once enrolled; None until the first sign-in (or after a reset).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: Secret shown during enrolment, kept until the first code confirms it.
+    totp_pending: Mapped[str | None] = mapped_column(String(64))
+    #: Last TOTP time step accepted: a code is single use.
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    clinics: Mapped[list[Clinic]] = relationship(secondary=staff_clinic, order_by="Clinic.name")
+
+    # Flask-Login's user protocol.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class StaffSession(db.Model):  # type: ignore[name-defined,misc]
+    """A staff sign-in, held on the server: the cookie carries only a random id."""
+
+    #: sha256 of the random id in the cookie.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    #: "password" until the second factor is checked, then "full".
+    stage: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the password and code were last checked (for sensitive actions).
+    authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user: Mapped[StaffUser] = relationship()
+
+
+class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
+    """Sign-in attempts, counted across workers for throttling."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    ip: Mapped[str] = mapped_column(String(64), index=True)
+    success: Mapped[bool] = mapped_column(Boolean)

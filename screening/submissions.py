@@ -44,13 +44,17 @@ def final_answers(draft: Draft, consent: bool, today: date) -> dict:
     return answers
 
 
-def submit(draft: Draft, consent: bool, today: date) -> Submission:
+def submit(
+    draft: Draft, consent: bool, today: date, clinic_ids: tuple[int, ...] = ()
+) -> Submission:
     """Create the draft's submission, or return the one it already made.
 
     Safe against double clicks, reloads and replayed or concurrent posts: the draft's
     key is a UNIQUE column on the submission, so a second insert fails and the
     first row is returned instead.
 
+    :param clinic_ids: the active clinics. With one, it receives the submission; with
+        several, the patient's choice must be one of them.
     :raise NotReady: when an answer is missing or invalid.
     """
     if draft.submission_id is not None:
@@ -59,6 +63,9 @@ def submit(draft: Draft, consent: bool, today: date) -> Submission:
     personal = draft.personal
     if not (personal.get("full_name") and personal.get("phone")):
         raise NotReady(["contact"], [])
+    clinic_id = clinic_ids[0] if len(clinic_ids) == 1 else personal.get("clinic_id")
+    if len(clinic_ids) > 1 and clinic_id not in clinic_ids:
+        raise NotReady(["clinic"], [])
     try:
         result = score(answers)
     except ScoringInputError as error:
@@ -72,6 +79,7 @@ def submit(draft: Draft, consent: bool, today: date) -> Submission:
             personal=dict(personal),
             questionnaire_version=questionnaire.VERSION,
             started_at=draft.created_at,
+            clinic_id=clinic_id,
         )
         apply_result(submission, result)
         db.session.add(submission)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from screening.staff import access
+
 CSP_PARTS = [
     "default-src 'none'",
     "script-src 'self'",
@@ -20,7 +22,7 @@ def check_headers(response):
         assert part in csp
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
     assert "Access-Control-Allow-Origin" not in response.headers
     for name, value in response.headers.items():
@@ -55,10 +57,14 @@ def test_unused_methods_are_refused(app, client):
             check_headers(response)
 
 
-def test_error_pages_reveal_nothing(app, client):
+def test_error_pages_reveal_nothing(app, client, monkeypatch):
     @app.get("/boom")
     def boom():
         raise RuntimeError("secret stack detail")
+
+    # Deny by default: a new route is gated unless made public on purpose.
+    assert client.get("/boom").status_code == 302
+    monkeypatch.setattr(access, "PUBLIC", access.PUBLIC | {"boom"})
 
     response = client.get("/boom")
     body = response.get_data(as_text=True)

@@ -39,6 +39,8 @@ BEST_TIMES = (
 PERSONAL_LIMITS = {"full_name": 100, "phone": 30, "email": 254}
 PHONE_RE = re.compile(r"^[0-9+()\-. ]{7,30}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: Plain ASCII digits only: str.isdigit() also accepts "²" and "①", which int() refuses.
+DIGITS_RE = re.compile(r"[0-9]{1,6}")
 BAD_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
@@ -82,6 +84,9 @@ def form_class(step: Step) -> type[AnswerForm]:
     for name in DOB_FIELDS:
         if name in step.personal:
             fields[name] = StringField()
+    if step.personal == DOB_FIELDS:
+        # Choices are the clinics at request time (see check_page).
+        fields["clinic"] = RadioField(choices=[], validate_choice=False)
     if "full_name" in step.personal:
         fields["full_name"] = StringField()
         fields["phone"] = StringField()
@@ -96,7 +101,8 @@ class ConsentForm(FlaskForm):
 
 def allowed_fields(step: Step) -> set[str]:
     """Return the names a POST to this page may carry."""
-    return {*step.questions, *step.personal, "csrf_token", "action"}
+    extra = {"clinic"} if step.personal == DOB_FIELDS else set()
+    return {*step.questions, *step.personal, *extra, "csrf_token", "action"}
 
 
 def initial_data(step: Step, answers: Mapping[str, Any], personal: Mapping[str, Any]) -> dict:
@@ -108,6 +114,8 @@ def initial_data(step: Step, answers: Mapping[str, Any], personal: Mapping[str, 
     if step.personal == DOB_FIELDS and personal.get("dob"):
         year, month, day = personal["dob"].split("-")
         data.update(dob_day=str(int(day)), dob_month=str(int(month)), dob_year=year)
+    if step.personal == DOB_FIELDS and personal.get("clinic_id"):
+        data["clinic"] = str(personal["clinic_id"])
     for name in CONTACT_FIELDS:
         if name in step.personal:
             data[name] = personal.get(name)
@@ -127,7 +135,7 @@ def coded_value(question: Question, field: Field) -> Any:
     if not text:
         return None
     if question.type in ("scale", "int"):
-        return int(text) if text.isdigit() else text
+        return int(text) if DIGITS_RE.fullmatch(text) else text
     return text
 
 
@@ -164,14 +172,14 @@ def _dob(form: AnswerForm, today: date) -> tuple[str | None, str | None]:
     parts = [(form[name].data or "").strip() for name in DOB_FIELDS]
     if not any(parts):
         return None, "Enter your date of birth."
-    if not all(p.isdigit() for p in parts):
+    if not all(DIGITS_RE.fullmatch(p) for p in parts):
         return None, "Date of birth must be numbers only, for example 27 3 1980."
     day, month, year = (int(p) for p in parts)
     if len(parts[2]) != 4:
         return None, "Year must have 4 numbers, for example 1980."
     try:
         born = date(year, month, day)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None, "Date of birth must be a real date."
     if born > today:
         return None, "Date of birth must be in the past."
@@ -217,10 +225,11 @@ def _contact(form: AnswerForm) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def check_page(
-    form: AnswerForm, answers: Mapping[str, Any], today: date
+    form: AnswerForm, answers: Mapping[str, Any], today: date, clinic_ids: tuple[int, ...] = ()
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """Validate one page against the answers saved so far.
 
+    :param clinic_ids: clinics a patient may choose; asked only when there are two or more.
     :return: ``(answers, personal, errors)``: the page's answers in the scorer's format
         (None for unanswered or hidden), its personal values, and a message per field
         name. Hidden questions get no error and a None value, so their stale answers
@@ -239,6 +248,12 @@ def check_page(
             errors["dob"] = error
         else:
             merged["age"] = age_on(date.fromisoformat(personal["dob"]), today)
+        if len(clinic_ids) > 1:
+            chosen = form["clinic"].data or ""
+            if DIGITS_RE.fullmatch(chosen) and int(chosen) in clinic_ids:
+                personal["clinic_id"] = int(chosen)
+            else:
+                errors["clinic"] = "Select the clinic you want to go to."
     elif step.personal == CONTACT_FIELDS:
         personal, errors = _contact(form)
     for qid in step.questions:

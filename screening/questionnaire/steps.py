@@ -113,14 +113,19 @@ def previous_step(step: Step, answers: Mapping[str, Any]) -> Step | None:
     return next((s for s in reversed(earlier) if s.applies(answers)), None)
 
 
-def missing_on(step: Step, answers: Mapping[str, Any], personal: Mapping[str, Any]) -> bool:
-    """Return whether a page still lacks a required answer."""
+def missing_on(
+    step: Step, answers: Mapping[str, Any], personal: Mapping[str, Any], needs_clinic: bool = False
+) -> bool:
+    """Return whether a page still lacks a required answer.
+
+    :param needs_clinic: the clinic must be chosen on the first page (more than one exists).
+    """
     for qid in step.shown_questions(answers):
         question = questionnaire.QUESTIONS[qid]
         if question.required and questionnaire.is_missing(question, answers.get(qid)):
             return True
     if step.personal == DOB_FIELDS:
-        return not personal.get("dob")
+        return not personal.get("dob") or (needs_clinic and not personal.get("clinic_id"))
     if step.personal == CONTACT_FIELDS:
         return not (
             personal.get("full_name") and personal.get("phone") and personal.get("best_time")
@@ -129,10 +134,13 @@ def missing_on(step: Step, answers: Mapping[str, Any], personal: Mapping[str, An
 
 
 def first_incomplete(
-    answers: Mapping[str, Any], personal: Mapping[str, Any], done: list[str]
+    answers: Mapping[str, Any],
+    personal: Mapping[str, Any],
+    done: list[str],
+    needs_clinic: bool = False,
 ) -> Step | None:
     """Return the first page not yet submitted or still lacking an answer, or None."""
     for step in applicable(answers):
-        if step.id not in done or missing_on(step, answers, personal):
+        if step.id not in done or missing_on(step, answers, personal, needs_clinic):
             return step
     return None

@@ -17,11 +17,13 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from screening import results, submissions
 from screening.extensions import db
-from screening.models import Draft, Submission
+from screening.models import Clinic, Draft, Submission
 from screening.pdf import render_pdf
 from screening.questionnaire import drafts, forms, steps
 from screening.questionnaire.steps import DOB_FIELDS, Step
@@ -58,6 +60,19 @@ def see_other(endpoint: str, **values: Any) -> Response:
 
 def step_url(step: Step, return_to: str | None = None) -> str:
     return url_for("questionnaire.step", step_id=step.id, return_to=return_to)
+
+
+def clinic_choices() -> list[Clinic]:
+    """Active clinics, in name order; a patient chooses only when there are two or more."""
+    return list(db.session.scalars(select(Clinic).where(Clinic.active).order_by(Clinic.name)))
+
+
+def first_incomplete(draft: Draft | None) -> Step | None:
+    """The first page this draft still needs (see steps.first_incomplete)."""
+    if draft is None:
+        return steps.FIRST
+    needs_clinic = len(clinic_choices()) > 1
+    return steps.first_incomplete(draft.answers, draft.personal, draft.steps_done, needs_clinic)
 
 
 def has_emergency(answers: dict[str, Any]) -> bool:
@@ -122,6 +137,7 @@ def render_step(
         return_to=request.args.get("return_to"),
         previous=steps.previous_step(step, live),
         selected_regions=set(live.get("regions") or ()),
+        clinics=clinic_choices() if step.personal == DOB_FIELDS else [],
         region_labels={code: region.label for code, region in questionnaire.REGIONS.items()},
     )
 
@@ -138,9 +154,7 @@ def start() -> str:
 def _guard_order(step: Step, draft: Draft | None) -> Response | None:
     """Send the person to the first page they still need, if it comes before ``step``."""
     answers = draft.answers if draft else {}
-    personal = draft.personal if draft else {}
-    done = draft.steps_done if draft else []
-    first = steps.first_incomplete(answers, personal, done)
+    first = first_incomplete(draft)
     if first is not None and steps.STEPS.index(first) < steps.STEPS.index(step):
         return redirect(step_url(first, request.args.get("return_to")), code=303)
     if not step.applies(answers):
@@ -187,7 +201,8 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     personal = dict(draft.personal) if draft else {}
     form = forms.form_class(step)()
     action = request.form.get("action", "continue")
-    page, page_personal, errors = forms.check_page(form, answers, today())
+    clinic_ids = tuple(c.id for c in clinic_choices()) if step.personal == DOB_FIELDS else ()
+    page, page_personal, errors = forms.check_page(form, answers, today(), clinic_ids)
 
     age = None
     if step.personal == DOB_FIELDS and "dob" not in errors:
@@ -230,7 +245,7 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     if has_emergency(answers) and not was_urgent:
         # Show the urgent-care card on this same page before going on.
         return redirect(step_url(step, request.args.get("return_to")) + "#urgent", code=303)
-    first = steps.first_incomplete(answers, personal, draft.steps_done)
+    first = first_incomplete(draft)
     if request.args.get("return_to") == "review":
         return redirect(
             step_url(first, "review") if first else url_for("questionnaire.review"), code=303
@@ -252,7 +267,7 @@ def saved() -> Any:
     if draft is None:
         return see_other("questionnaire.start")
     link = url_for("questionnaire.resume_link", token=session[SESSION_KEY], _external=True)
-    first = steps.first_incomplete(draft.answers, draft.personal, draft.steps_done)
+    first = first_incomplete(draft)
     return render_template(
         "questionnaire/saved.html",
         draft=draft,
@@ -275,7 +290,7 @@ def resume_link(token: str) -> Response:
 def _continue(draft: Draft) -> Response:
     if draft.submission_id is not None:
         return see_other("questionnaire.done")
-    first = steps.first_incomplete(draft.answers, draft.personal, draft.steps_done)
+    first = first_incomplete(draft)
     return redirect(step_url(first) if first else url_for("questionnaire.review"), code=303)
 
 
@@ -381,7 +396,7 @@ def review() -> Any:
         return see_other("questionnaire.start")
     if draft.submission_id is not None:
         return see_other("questionnaire.done")
-    first = steps.first_incomplete(draft.answers, draft.personal, draft.steps_done)
+    first = first_incomplete(draft)
     if first is not None:
         return redirect(step_url(first), code=303)
     return render_review(draft, forms.ConsentForm(formdata=None))
@@ -417,10 +432,21 @@ def submit() -> Any:
         errors = {"consent": "Tick the box to show you understand, then send your answers."}
         return render_review(draft, form, errors)
     try:
-        submissions.submit(draft, True, today())
+        submissions.submit(draft, True, today(), tuple(c.id for c in clinic_choices()))
     except submissions.NotReady:
-        first = steps.first_incomplete(draft.answers, draft.personal, draft.steps_done)
+        first = first_incomplete(draft)
         return redirect(step_url(first or steps.FIRST), code=303)
+    except SQLAlchemyError:
+        # Nothing was stored (one transaction) and the draft is untouched: say so and
+        # let the person press Send again.
+        current_app.logger.exception("submit failed")
+        db.session.rollback()
+        draft = current_draft()
+        message = (
+            "We could not send your answers just now. They are still saved. "
+            "Please wait a moment and press “Send my answers” again."
+        )
+        return render_review(draft, form, message=message), 503
     return see_other("questionnaire.done")
 
 

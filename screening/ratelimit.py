@@ -1,0 +1,340 @@
+"""Rate limits on the public form posts, counted in the database every worker shares.
+
+Limited, per client address, on ``POST`` only (pages people read stay unlimited):
+
+=========================  ======================  ==========================================
+Endpoint                   Setting                 Default
+=========================  ======================  ==========================================
+``questionnaire.step``     ``RATELIMIT_PAGE``      ``120 per minute``
+``questionnaire.submit``   ``RATELIMIT_SUBMIT``    ``10 per minute``
+``questionnaire.resume``   ``RATELIMIT_RESUME``    ``10 per minute;50 per day`` (code + date
+                                                   of birth: brute-force protection)
+``staff.login``            ``RATELIMIT_LOGIN``     ``30 per minute;300 per hour``
+=========================  ======================  ==========================================
+
+A view with another endpoint name can be limited with a decorator such as
+:data:`login_limit`. Under ``TESTING`` every default is :data:`TESTING_LIMIT`: limits stay
+on, but high enough that the suite is never throttled; tests that check a limit set it.
+
+Counters live in the ``rate_limit_counter`` table (:class:`DatabaseStorage`, URI
+``screening-db://``, the default) so a limit holds across gunicorn workers and machines.
+A deployment with Redis may set ``RATELIMIT_STORAGE_URI = "redis://host:6379/0"`` instead.
+``memory://`` counts per process: N workers would allow N times the rate (security.md 1.5).
+
+Over a limit, the answer is the generic error page with status 429 and ``Retry-After``.
+If the counter store fails, the request goes through (patients are never locked out by
+our own fault) and the failure is logged by the ``flask-limiter`` logger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from flask import Flask, current_app, make_response, request
+from flask.cli import AppGroup
+from flask_limiter import Limit, Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from limits.storage import Storage
+from sqlalchemy import Double, Integer, String, case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.wrappers import Response
+
+from screening import errors, observability
+from screening.extensions import db
+
+log = logging.getLogger(__name__)
+
+SCHEME = "screening-db"
+DEFAULT_STORAGE_URI = f"{SCHEME}://"
+
+#: Production defaults, one setting per kind of post.
+DEFAULT_LIMITS = {
+    "RATELIMIT_PAGE": "120 per minute",
+    "RATELIMIT_SUBMIT": "10 per minute",
+    "RATELIMIT_RESUME": "10 per minute;50 per day",
+    # A clinic's staff often share one address: generous here; the per-account
+    # throttle of the sign-in itself is what stops password guessing.
+    "RATELIMIT_LOGIN": "30 per minute;300 per hour",
+}
+
+#: Every default under ``TESTING``.
+TESTING_LIMIT = "10000 per minute"
+
+#: Which setting limits the ``POST`` of each endpoint.
+ENDPOINT_LIMITS = {
+    "questionnaire.step": "RATELIMIT_PAGE",
+    "questionnaire.submit": "RATELIMIT_SUBMIT",
+    "questionnaire.resume": "RATELIMIT_RESUME",
+    "staff.login": "RATELIMIT_LOGIN",
+}
+
+#: Attribute a view carries when it was marked with :func:`limited_by`.
+VIEW_ATTRIBUTE = "rate_limit_setting"
+
+#: Above this many seconds the page no longer says "wait a minute".
+LONG_WAIT = 120
+LONG_WAIT_TEXT = "Too many tries. Please try again later."
+
+MAX_KEY_LENGTH = 255
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# ------------------------------------------------------------------ storage
+
+
+class RateLimitCounter(db.Model):
+    """One fixed window of one limit for one address."""
+
+    __tablename__ = "rate_limit_counter"
+
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: End of the window, seconds since the epoch (UTC), as ``limits`` counts time.
+    expiry: Mapped[float] = mapped_column(Double, nullable=False, index=True)
+
+
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def _engine() -> Engine:
+    # Always the app's engine and its own short transaction, never ``db.session``: the
+    # session's transaction belongs to the view, which may roll it back (undoing the
+    # count) or commit it long after (holding the row lock for the whole request).
+    return db.engine
+
+
+def _stored_key(key: str) -> str:
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+class DatabaseStorage(Storage):
+    """A ``limits`` storage backed by the app's database (SQLite or PostgreSQL).
+
+    It supports the fixed-window strategy only: a counter per key that an atomic UPSERT
+    increments, or restarts when its window has ended. Registered for the URI scheme
+    ``screening-db://``; the database is the app's (``SQLALCHEMY_DATABASE_URI``), used in
+    an app context.
+    """
+
+    STORAGE_SCHEME = [SCHEME]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: int | float, amount: int = 1) -> int:
+        """Add ``amount`` to the counter for ``key`` and return the new count.
+
+        A missing counter, or one whose window has ended, starts again at ``amount`` with
+        a window ending ``expiry`` seconds from now.
+        """
+        engine = _engine()
+        insert = _INSERTS.get(engine.dialect.name)
+        if insert is None:
+            raise NotImplementedError(f"no rate limit UPSERT for {engine.dialect.name}")
+        now = time.time()
+        table = RateLimitCounter.__table__
+        ended = table.c.expiry <= now
+        statement = (
+            insert(table)
+            .values(key=_stored_key(key), count=amount, expiry=now + expiry)
+            .on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    "count": case((ended, amount), else_=table.c.count + amount),
+                    "expiry": case((ended, now + expiry), else_=table.c.expiry),
+                },
+            )
+            .returning(table.c.count)
+        )
+        with engine.begin() as conn:
+            return int(conn.execute(statement).scalar_one())
+
+    def _live(self, column: Any, key: str) -> Any:
+        table = RateLimitCounter.__table__
+        query = select(column).where(table.c.key == _stored_key(key), table.c.expiry > time.time())
+        with _engine().connect() as conn:
+            return conn.execute(query).scalar()
+
+    def get(self, key: str) -> int:
+        """Return the count in the current window of ``key`` (0 when none)."""
+        return int(self._live(RateLimitCounter.__table__.c.count, key) or 0)
+
+    def get_expiry(self, key: str) -> float:
+        """Return when the current window of ``key`` ends (now when there is none)."""
+        expiry = self._live(RateLimitCounter.__table__.c.expiry, key)
+        return float(expiry) if expiry is not None else time.time()
+
+    def check(self) -> bool:
+        """Return whether the counter table can be read."""
+        try:
+            with _engine().connect() as conn:
+                conn.execute(select(func.count()).select_from(RateLimitCounter.__table__))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        """Delete every counter; return how many there were."""
+        with _engine().begin() as conn:
+            return conn.execute(delete(RateLimitCounter.__table__)).rowcount
+
+    def clear(self, key: str) -> None:
+        with _engine().begin() as conn:
+            conn.execute(
+                delete(RateLimitCounter.__table__).where(
+                    RateLimitCounter.__table__.c.key == _stored_key(key)
+                )
+            )
+
+    def purge_expired(self) -> int:
+        """Delete counters whose window has ended; return how many.
+
+        Expired counters are harmless (the next hit restarts them) but addresses that
+        never come back would leave their rows behind.
+        """
+        table = RateLimitCounter.__table__
+        with _engine().begin() as conn:
+            return conn.execute(delete(table).where(table.c.expiry <= time.time())).rowcount
+
+
+# ------------------------------------------------------------------ limits
+
+
+def limited_by(setting: str) -> Callable[[F], F]:
+    """Mark a view so its ``POST`` is limited by ``app.config[setting]``.
+
+    Only needed for views not listed in :data:`ENDPOINT_LIMITS`. The limit is checked
+    with the others, before the view and before any other ``before_request`` function.
+    """
+
+    def decorator(view: F) -> F:
+        setattr(view, VIEW_ATTRIBUTE, setting)
+        return view
+
+    return decorator
+
+
+#: For the staff sign-in view, if its endpoint is not ``staff.login``.
+login_limit = limited_by("RATELIMIT_LOGIN")
+
+
+def setting_for_request() -> str | None:
+    """Return the name of the setting that limits this request, or None."""
+    if request.method != "POST" or request.endpoint is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    return getattr(view, VIEW_ATTRIBUTE, None) or ENDPOINT_LIMITS.get(request.endpoint)
+
+
+def limit_for_request() -> str:
+    """Return the limit string for this request; an empty string means none.
+
+    One provider for every limited endpoint (rather than a decorator per view) keeps the
+    list in one place and lets Flask-Limiter check it in its ``before_request`` hook,
+    which :func:`init_app` moves to the front.
+    """
+    setting = setting_for_request()
+    return str(current_app.config[setting]) if setting else ""
+
+
+#: The extension; one per process, shared by every app built in it. Per-app settings
+#: (limits, storage URI) are read from ``app.config``.
+limiter = Limiter(
+    key_func=get_remote_address,
+    default_limits=[Limit(limit_for_request)],
+    headers_enabled=False,  # Retry-After is set on the 429 page; no extra reads per request
+    swallow_errors=True,  # fail open, and log, when the counter store is down
+)
+
+
+def retry_after(error: Exception) -> int:
+    """Return whole seconds until the breached limit's window ends (at least 1)."""
+    current = limiter.current_limit
+    # Someone's abort(429) has no window: a minute, as the page says.
+    fallback = error.limit.limit.get_expiry() if isinstance(error, RateLimitExceeded) else 60
+    try:
+        seconds = current.window[0] - time.time() if current and current.breached else fallback
+    except Exception:  # the store failed after counting; the window length is a safe bound
+        log.warning("Could not read when the rate limit window ends", exc_info=True)
+        seconds = fallback
+    return max(1, math.ceil(seconds))
+
+
+def too_many_requests(error: Exception) -> Response:
+    """The generic error page, status 429, with ``Retry-After``; never a 5xx."""
+    seconds = retry_after(error)
+    text = LONG_WAIT_TEXT if seconds > LONG_WAIT else None
+    response = make_response(errors.render_error(429, text))
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def _check_limits_first(app: Flask) -> None:
+    """Run the limiter's ``before_request`` hook before any other but the request id.
+
+    Every try then counts (also those CSRF refuses), and the counter's short write
+    transaction happens before anything in the request opens one: on SQLite a request
+    that already holds the write lock would wait for itself until the busy timeout.
+    """
+    funcs = app.before_request_funcs.setdefault(None, [])
+    hooks = [f for f in funcs if getattr(f, "__self__", None) is limiter]
+    for hook in hooks:
+        funcs.remove(hook)
+    position = 1 if funcs and funcs[0] is observability.assign_request_id else 0
+    funcs[position:position] = hooks
+
+
+ratelimit_cli = AppGroup("ratelimit", help="Rate limit counters.")
+
+
+@ratelimit_cli.command("purge")
+def purge_command() -> None:
+    """Delete rate limit counters whose window has ended (run daily)."""
+    if not current_app.config["RATELIMIT_STORAGE_URI"].startswith(SCHEME):
+        click.echo("Rate limit counters are not stored in the database; nothing to do.")
+        return
+    click.echo(f"Deleted {DatabaseStorage().purge_expired()} expired rate limit counter(s).")
+
+
+def init_app(app: Flask) -> None:
+    """Apply the rate limits to ``app``.
+
+    Call it after the blueprints are registered and after the other ``before_request``
+    functions (it moves its own hook to the front). With ``RATELIMIT_ENABLED = False``
+    nothing is limited.
+    """
+    config = app.config
+    config.setdefault("RATELIMIT_ENABLED", True)
+    config.setdefault("RATELIMIT_STORAGE_URI", DEFAULT_STORAGE_URI)
+    config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
+    for setting, value in DEFAULT_LIMITS.items():
+        config.setdefault(setting, TESTING_LIMIT if app.testing else value)
+    app.cli.add_command(ratelimit_cli)
+    if not config["RATELIMIT_ENABLED"]:
+        # Flask-Limiter would record "disabled" on the shared extension, switching it off
+        # for every app in the process; leaving this app out has the intended effect.
+        log.warning("Rate limits are off (RATELIMIT_ENABLED = False).")
+        return
+    if config["RATELIMIT_STORAGE_URI"].startswith(SCHEME) and (
+        config["RATELIMIT_STRATEGY"] != "fixed-window"
+    ):
+        raise ValueError("The database rate limit storage supports only fixed-window.")
+    limiter.init_app(app)
+    _check_limits_first(app)
+    app.register_error_handler(429, too_many_requests)

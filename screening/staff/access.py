@@ -1,0 +1,227 @@
+"""Who may do what: server-side staff sessions, named permissions, deny by default.
+
+Every endpoint needs a fully signed-in staff member unless it is on :data:`PUBLIC`.
+Sessions live in the ``staff_session`` table; the browser's cookie holds only a random
+id. A session ends after 15 minutes without a request or 12 hours in all (configurable),
+at sign-out, and when the account is disabled, its password changed or its second
+factor reset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_login import LoginManager, current_user
+from sqlalchemy import delete
+
+from screening import audit
+from screening.extensions import db
+from screening.models import StaffSession, StaffUser, utcnow
+
+SESSION_KEY = "staff_sid"
+
+#: Named permissions and the roles that hold them (least privilege, security AC02).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "submission:list": frozenset({"intake", "clinician", "admin"}),
+    "submission:view": frozenset({"intake", "clinician", "admin"}),
+    "submission:print": frozenset({"intake", "clinician", "admin"}),
+    "submission:update": frozenset({"intake", "clinician", "admin"}),
+    "submission:export": frozenset({"intake", "admin"}),
+    "account:manage": frozenset({"admin"}),
+    "clinic:manage": frozenset({"admin"}),
+    "audit:read": frozenset({"admin"}),
+}
+ROLES = ("intake", "clinician", "admin")
+
+#: Endpoints anyone may reach. Everything else requires a full staff sign-in.
+PUBLIC = frozenset(
+    {
+        "static",
+        "questionnaire.start",
+        "questionnaire.step",
+        "questionnaire.adults_only",
+        "questionnaire.saved",
+        "questionnaire.resume_link",
+        "questionnaire.resume",
+        "questionnaire.review",
+        "questionnaire.submit",
+        "questionnaire.done",
+        "questionnaire.result_print",
+        "questionnaire.result_pdf",
+        "questionnaire.start_again",
+        "staff.login",
+    }
+)
+#: Endpoints for someone who has given a password but not yet the second factor.
+SECOND_FACTOR = frozenset({"staff.second_factor", "staff.enrol", "staff.logout"})
+
+login_manager = LoginManager()
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def has_permission(user: Any, permission: str) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.role in PERMISSIONS[permission]
+
+
+def permission_required(permission: str) -> Callable:
+    """Refuse (403, audited) unless the signed-in user's role holds ``permission``."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not has_permission(current_user, permission):
+                audit.record(
+                    "authz.denied", outcome="denied", detail={"endpoint": request.endpoint}
+                )
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def fresh_required(view: Callable) -> Callable:
+    """Ask for the password and code again before a sensitive action (ASVS V7.5.1)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        staff_session = g.get("staff_session")
+        window = timedelta(minutes=current_app.config["STAFF_FRESH_MINUTES"])
+        if staff_session is None or utcnow() - staff_session.authenticated_at > window:
+            return redirect(url_for("staff.reauthenticate", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def start_session(user: StaffUser, stage: str) -> StaffSession:
+    """Begin a new server-side session with a new id (never reuse the old one)."""
+    end_current_session()
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    staff_session = StaffSession(
+        id=_hash(token),
+        user_id=user.id,
+        stage=stage,
+        created_at=now,
+        last_seen=now,
+        authenticated_at=now,
+    )
+    db.session.add(staff_session)
+    db.session.commit()
+    session[SESSION_KEY] = token
+    session.permanent = True
+    return staff_session
+
+
+def promote_session(staff_session: StaffSession) -> StaffSession:
+    """After the second factor: a fresh id at the new privilege level."""
+    user = staff_session.user
+    return start_session(user, "full")
+
+
+def end_current_session() -> None:
+    token = session.pop(SESSION_KEY, None)
+    if token:
+        db.session.execute(delete(StaffSession).where(StaffSession.id == _hash(token)))
+        db.session.commit()
+
+
+def end_user_sessions(user: StaffUser, keep: StaffSession | None = None) -> None:
+    """End every session of ``user`` (disable, password change, second-factor reset)."""
+    query = delete(StaffSession).where(StaffSession.user_id == user.id)
+    if keep is not None:
+        query = query.where(StaffSession.id != keep.id)
+    db.session.execute(query)
+
+
+def _expired(staff_session: StaffSession, now: datetime) -> bool:
+    config = current_app.config
+    idle = timedelta(minutes=config["STAFF_IDLE_MINUTES"])
+    absolute = timedelta(hours=config["STAFF_ABSOLUTE_HOURS"])
+    return now - staff_session.last_seen > idle or now - staff_session.created_at > absolute
+
+
+def current_staff_session() -> StaffSession | None:
+    """Return this request's live staff session (ending it here if it has timed out)."""
+    if "staff_session" in g:
+        return g.staff_session
+    g.staff_session = None
+    token = session.get(SESSION_KEY)
+    if not token:
+        return None
+    staff_session = db.session.get(StaffSession, _hash(token))
+    if staff_session is None or not staff_session.user.active:
+        session.pop(SESSION_KEY, None)
+        return None
+    now = utcnow()
+    if _expired(staff_session, now):
+        audit.record("auth.timeout", actor=staff_session.user)
+        db.session.delete(staff_session)
+        db.session.commit()
+        session.pop(SESSION_KEY, None)
+        g.timed_out = True
+        return None
+    # Count this request as activity (idle logoff is measured from the last request).
+    if request.endpoint != "staff.session_status":
+        staff_session.last_seen = now
+        db.session.commit()
+    g.staff_session = staff_session
+    return staff_session
+
+
+@login_manager.request_loader
+def _load_from_request(_request: Any) -> StaffUser | None:
+    staff_session = current_staff_session()
+    if staff_session is None or staff_session.stage != "full":
+        return None
+    return staff_session.user
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Accept only local paths for ``next`` (no scheme, host or protocol-relative tricks)."""
+    if not target or "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def _gate() -> Any:
+    """Deny by default: send anyone without a full staff sign-in to the sign-in page."""
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in PUBLIC:
+        return None
+    if current_user.is_authenticated:
+        return None
+    staff_session = current_staff_session()
+    if staff_session is not None and endpoint in SECOND_FACTOR:
+        return None
+    if g.get("timed_out"):
+        flash("You were signed out after a time without activity. Sign in again to go on.")
+    next_path = safe_next(request.full_path.rstrip("?"), "")
+    return redirect(url_for("staff.login", next=next_path or None))
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("STAFF_IDLE_MINUTES", 15)
+    app.config.setdefault("STAFF_ABSOLUTE_HOURS", 12)
+    app.config.setdefault("STAFF_FRESH_MINUTES", 10)
+    app.config.setdefault("STAFF_IDLE_WARNING_SECONDS", 120)
+    login_manager.init_app(app)
+    # No "remember me": a staff sign-in never outlives its server-side session.
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(seconds=0)
+    login_manager.session_protection = None  # the server-side session is the protection
+    app.before_request(_gate)

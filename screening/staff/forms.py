@@ -1,0 +1,70 @@
+"""Staff forms. Length limits are generous; no password composition rules (ASVS V6.2)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length
+
+from screening.staff.access import ROLES
+from screening.staff.credentials import MAX_LENGTH
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        "Username", validators=[DataRequired("Enter your username."), Length(max=64)]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)]
+    )
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "6-digit code from your authenticator app",
+        validators=[DataRequired("Enter the 6-digit code."), Length(max=12)],
+    )
+
+
+class ReauthForm(FlaskForm):
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)]
+    )
+    code = StringField(
+        "6-digit code from your authenticator app",
+        validators=[DataRequired("Enter the 6-digit code."), Length(max=12)],
+    )
+
+
+class NewUserForm(FlaskForm):
+    username = StringField(
+        "Username", validators=[DataRequired("Enter a username."), Length(max=64)]
+    )
+    full_name = StringField(
+        "Full name", validators=[DataRequired("Enter the person's name."), Length(max=100)]
+    )
+    role = SelectField("Role", choices=[SelectChoice(r, r.title()) for r in ROLES])
+    clinics = SelectMultipleField("Clinics", coerce=int, validate_choice=False)
+    password = PasswordField("First password", validators=[DataRequired("Enter a first password.")])
+
+
+class ClinicForm(FlaskForm):
+    name = StringField("Clinic name", validators=[DataRequired("Enter a name."), Length(max=100)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    new = PasswordField("New password", validators=[DataRequired("Enter a new password.")])
+
+
+class ActivityForm(FlaskForm):
+    """Admin report: what did a user touch between two dates."""
+
+    class Meta:
+        csrf = False  # a read-only GET report
+
+    user = SelectField("Staff member", coerce=int, validate_choice=False)
+    start = StringField("From (YYYY-MM-DD)", validators=[Length(max=10)])
+    end = StringField("To (YYYY-MM-DD, inclusive)", validators=[Length(max=10)])

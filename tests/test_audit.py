@@ -1,0 +1,375 @@
+"""The audit trail: fields, hash chain, append-only table, reports and CLI (L01, L06-L08).
+
+Runs on SQLite and, with DATABASE_URL set, on PostgreSQL. Tampering tests first show
+that the database refuses the change, then bypass the guard as the owner would (drop
+the SQLite triggers, disable the PostgreSQL ones) to prove the chain still tells.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from flask import Flask, g
+from flask_login import LoginManager, UserMixin, login_user
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from screening import audit
+from screening.audit import Actor, AuditError, AuditEvent
+from screening.config import ConfigError
+from screening.extensions import db
+
+ADDRESS = {"REMOTE_ADDR": "203.0.113.7"}
+ALICE = Actor(7, "alice", "clinician")
+BOB = Actor(8, "bob", "intake")
+T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def record(app, action, *, actor=ALICE, **kwargs):
+    """Record one row inside a request from the test address."""
+    with app.test_request_context(environ_base=ADDRESS):
+        return audit.record(action, actor=actor, **kwargs)
+
+
+def seed(app, count):
+    for number in range(count):
+        record(app, "submission.view", submission_id=number + 1)
+
+
+def rows(app):
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+
+
+def problems(app):
+    with app.app_context():
+        return audit.verify_chain()
+
+
+def raw_sql(app, *statements):
+    with app.app_context(), db.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def bypass_guard(app):
+    """Remove the append-only guard the way a database owner could."""
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    if dialect == "sqlite":
+        raw_sql(app, "DROP TRIGGER audit_event_no_update", "DROP TRIGGER audit_event_no_delete")
+    else:
+        # The tests connect as a superuser; production's app role could not do this.
+        raw_sql(app, "ALTER TABLE audit_event DISABLE TRIGGER ALL")
+
+
+def test_record_stores_who_what_when_where(app):
+    with time_machine.travel(T0, tick=False), app.test_request_context(environ_base=ADDRESS):
+        g.request_id = "req-42"
+        event_ = audit.record(
+            "submission.status",
+            actor=ALICE,
+            submission_id=5,
+            detail={"from": "new", "to": "in_review"},
+        )
+    assert (event_.id, event_.actor_id, event_.actor_name, event_.role) == (
+        1,
+        7,
+        "alice",
+        "clinician",
+    )
+    [stored] = rows(app)
+    assert stored.action == "submission.status"
+    assert stored.submission_id == 5
+    assert stored.outcome == "success"
+    assert stored.ip == "203.0.113.7"
+    assert stored.request_id == "req-42"
+    assert stored.detail == {"from": "new", "to": "in_review"}
+    assert stored.prev_hash == audit.GENESIS_HASH
+    assert len(stored.row_hash) == 64
+    # L07: read back from the database, the time is aware UTC, microseconds intact.
+    assert stored.at == T0
+    assert stored.at.tzinfo is UTC
+    assert stored.at.utcoffset() == timedelta(0)
+
+
+def test_rows_are_chained_and_verify(app):
+    seed(app, 3)
+    first, second, third = rows(app)
+    assert [first.id, second.id, third.id] == [1, 2, 3]
+    assert second.prev_hash == first.row_hash
+    assert third.prev_hash == second.row_hash
+    assert problems(app) == []
+
+
+def test_signed_in_user_is_the_default_actor(app):
+    class User(UserMixin):
+        id = 12
+        username = "carol"
+        role = "admin"
+
+    if not hasattr(app, "login_manager"):
+        LoginManager(app).user_loader(lambda user_id: None)
+    with app.test_request_context(environ_base=ADDRESS):
+        login_user(User())
+        audit.record("audit.view", detail={"report": "submission", "submission_id": 3})
+    with app.test_request_context(environ_base=ADDRESS):
+        audit.record("authz.denied", outcome="denied")  # nobody signed in
+    carol, anonymous = rows(app)
+    assert (carol.actor_id, carol.actor_name, carol.role) == (12, "carol", "admin")
+    assert (anonymous.actor_id, anonymous.actor_name, anonymous.role) == (None, None, None)
+    assert anonymous.ip == "203.0.113.7"
+
+
+def test_record_works_without_a_request(app):
+    with app.app_context():
+        audit.record("account.create", actor=Actor(None, "cli", None), target="dave")
+    [row] = rows(app)
+    assert (row.ip, row.request_id, row.target, row.actor_name) == (None, None, "dave", "cli")
+    assert problems(app) == []
+
+
+def test_typed_usernames_are_cut_and_cannot_forge_lines(app):
+    typed = "bob\r\nINFO forged\x00" + "x" * 100
+    record(app, "auth.login_failed", actor=Actor(None, typed), outcome="failure")
+    [row] = rows(app)
+    assert row.actor_name.startswith("bob\\x0d\\x0aINFO forged\\x00x")
+    assert len(row.actor_name) == 64
+    assert problems(app) == []
+
+
+def test_detail_is_stored_as_hashed(app):
+    record(app, "submission.export", detail={"ids": (3, 1), "format": "csv"})
+    [row] = rows(app)
+    assert row.detail == {"ids": [3, 1], "format": "csv"}
+    assert problems(app) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"outcome": "ok"}, {"detail": ["not", "a", "dict"]}, {"detail": {"big": "x" * 70000}}],
+)
+def test_bad_arguments_are_bugs_not_audit_failures(app, kwargs):
+    with pytest.raises((TypeError, ValueError)):
+        record(app, "submission.view", **kwargs)
+    assert rows(app) == []
+
+
+def test_database_refuses_update_and_delete(app):
+    seed(app, 2)
+    with pytest.raises(DBAPIError, match="append-only"):
+        raw_sql(app, "UPDATE audit_event SET target = 'x' WHERE id = 1")
+    with pytest.raises(DBAPIError, match="append-only"):
+        raw_sql(app, "DELETE FROM audit_event WHERE id = 2")
+    with pytest.raises(DBAPIError, match="append-only"):
+        raw_sql(app, "DELETE FROM audit_event")
+    assert [row.target for row in rows(app)] == [None, None]
+    assert problems(app) == []
+
+
+def test_database_refuses_truncate_on_postgresql(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has no TRUNCATE")
+    seed(app, 1)
+    with pytest.raises(DBAPIError, match="append-only"):
+        raw_sql(app, "TRUNCATE audit_event")
+    assert len(rows(app)) == 1
+
+
+def test_an_edited_row_is_reported(app):
+    seed(app, 4)
+    bypass_guard(app)
+    raw_sql(app, "UPDATE audit_event SET submission_id = 99 WHERE id = 2")
+    found = problems(app)
+    assert len(found) == 1
+    assert found[0].startswith("row 2: ")
+
+
+def test_an_edited_timestamp_is_reported(app):
+    seed(app, 3)
+    bypass_guard(app)
+    with app.app_context():
+        stored = db.session.get(AuditEvent, 3).at
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(
+            AuditEvent.__table__.update()
+            .where(AuditEvent.id == 3)
+            .values(at=stored - timedelta(microseconds=1))
+        )
+    assert [p.split(":")[0] for p in problems(app)] == ["row 3"]
+
+
+def test_a_deleted_middle_row_is_reported(app):
+    seed(app, 4)
+    bypass_guard(app)
+    raw_sql(app, "DELETE FROM audit_event WHERE id = 2")
+    found = problems(app)
+    assert len(found) == 1
+    assert found[0].startswith("row 3: ")
+
+
+def test_a_deleted_first_row_is_reported(app):
+    seed(app, 2)
+    bypass_guard(app)
+    raw_sql(app, "DELETE FROM audit_event WHERE id = 1")
+    assert [p.split(":")[0] for p in problems(app)] == ["row 2"]
+
+
+def test_reordered_rows_are_reported(app):
+    seed(app, 4)
+    bypass_guard(app)
+    raw_sql(
+        app,
+        "UPDATE audit_event SET id = 99 WHERE id = 2",
+        "UPDATE audit_event SET id = 2 WHERE id = 3",
+        "UPDATE audit_event SET id = 3 WHERE id = 99",
+    )
+    reported = {p.split(":")[0] for p in problems(app)}
+    assert reported == {"row 2", "row 3", "row 4"}
+
+
+def test_a_different_key_fails_every_row(app, make_app):
+    seed(app, 2)
+    rotated = make_app(AUDIT_HMAC_KEY="another-key-that-is-long-enough-0123456789")
+    assert [p.split(":")[0] for p in problems(rotated)] == ["row 1", "row 2"]
+    assert problems(app) == []
+
+
+def test_failed_hash_raises_and_stores_nothing(app, monkeypatch, caplog):
+    # Alembic's fileConfig, run in-process by tests that migrate, can disable loggers.
+    monkeypatch.setattr(logging.getLogger("screening.audit"), "disabled", False)
+
+    def broken(*args):
+        raise RuntimeError("hash unavailable")
+
+    with monkeypatch.context() as patch, pytest.raises(AuditError):
+        patch.setattr(audit, "_mac", broken)
+        record(app, "auth.login_failed", actor=Actor(None, "canary-user-Zq9"), outcome="failure")
+    assert rows(app) == []
+    # The log says what failed but not what was typed (L04).
+    assert "auth.login_failed" in caplog.text
+    assert "canary-user-Zq9" not in caplog.text
+
+
+def test_failed_commit_leaves_no_partial_row(app):
+    def refuse(conn):
+        raise RuntimeError("disk full")
+
+    record(app, "submission.view", submission_id=1)
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "commit", refuse)
+    try:
+        with (
+            pytest.raises(AuditError),
+            app.test_request_context(environ_base=ADDRESS),
+        ):
+            audit.record("submission.view", actor=ALICE, submission_id=2)
+    finally:
+        event.remove(engine, "commit", refuse)
+    assert [row.submission_id for row in rows(app)] == [1]
+    record(app, "submission.view", submission_id=3)
+    assert [row.id for row in rows(app)] == [1, 2]
+    assert problems(app) == []
+
+
+def test_concurrent_appends_keep_one_chain(app):
+    threads_count, per_thread = 4, 10
+    barrier = threading.Barrier(threads_count)
+    errors: list[BaseException] = []
+
+    def work(number):
+        try:
+            with app.app_context(), app.test_request_context(environ_base=ADDRESS):
+                barrier.wait(timeout=10)
+                for index in range(per_thread):
+                    audit.record(
+                        "submission.view",
+                        actor=Actor(number, f"user{number}", "intake"),
+                        submission_id=index,
+                    )
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads_count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert errors == []
+    stored = rows(app)
+    assert [row.id for row in stored] == list(range(1, threads_count * per_thread + 1))
+    assert {row.actor_id for row in stored} == set(range(threads_count))
+    assert problems(app) == []
+
+
+def test_reports_return_exactly_the_seeded_rows(app):
+    t1, t2, t3, t4, t5 = (T0 + timedelta(hours=h) for h in range(5))
+    seeded = [
+        (t1, ALICE, "submission.view", {"submission_id": 1}),
+        (t2, BOB, "submission.view", {"submission_id": 2}),
+        (t3, ALICE, "submission.export", {"detail": {"ids": [3, 1]}}),
+        (t3, BOB, "submission.search", {"detail": {"ids": [2, 11], "q": "code"}}),
+        (t4, ALICE, "submission.status", {"submission_id": 1, "detail": {"to": "done"}}),
+        (t5, ALICE, "submission.print", {"submission_id": 4}),
+    ]
+    for at, actor, action, kwargs in seeded:
+        with time_machine.travel(at, tick=False):
+            record(app, action, actor=actor, **kwargs)
+    with app.app_context():
+        touched_1 = [(r.id, r.action) for r in audit.for_submission(1)]
+        touched_11 = [r.id for r in audit.for_submission(11)]
+        touched_9 = audit.for_submission(9)
+        alice = [(r.id, r.at) for r in audit.for_actor(7, t1, t5)]
+        bob = [r.id for r in audit.for_actor(8, t2, t3 + timedelta(microseconds=1))]
+        with pytest.raises(ValueError, match="aware"):
+            audit.for_actor(7, t1.replace(tzinfo=None), t5)
+    assert touched_1 == [(1, "submission.view"), (3, "submission.export"), (5, "submission.status")]
+    assert touched_11 == [4]
+    assert touched_9 == []
+    # Start inclusive, end exclusive: row 6 at t5 is out.
+    assert alice == [(1, t1), (3, t3), (5, t4)]
+    assert bob == [2, 4]
+
+
+def test_cli_verify(app):
+    app.cli.add_command(audit.audit_cli)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "audit chain intact: 0 rows" in result.output
+
+    seed(app, 3)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "audit chain intact: 3 rows" in result.output
+    assert rows(app)[-1].row_hash in result.output
+
+    bypass_guard(app)
+    raw_sql(app, "UPDATE audit_event SET outcome = 'denied' WHERE id = 2")
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "row 2: contents do not match its hash" in result.output
+    assert "intact" not in result.output
+
+
+def test_init_app_refuses_a_short_key():
+    bare = Flask(__name__)
+    bare.config["AUDIT_HMAC_KEY"] = "short"
+    with pytest.raises(ConfigError, match="AUDIT_HMAC_KEY"):
+        audit.init_app(bare)
+
+
+def test_audit_failure_is_logged_at_error_level(app, monkeypatch, caplog):
+    monkeypatch.setattr(logging.getLogger("screening.audit"), "disabled", False)
+    monkeypatch.setattr(audit, "chain_key", lambda: (_ for _ in ()).throw(RuntimeError("x")))
+    with caplog.at_level(logging.ERROR, logger="screening.audit"), pytest.raises(AuditError):
+        record(app, "submission.view", submission_id=1)
+    assert [r.levelno for r in caplog.records if r.name == "screening.audit"] == [logging.ERROR]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
