@@ -11,6 +11,8 @@ from screening import (
     cli,
     database,  # noqa: F401  (registers the SQLite engine settings)
     errors,
+    observability,
+    ratelimit,
     security,
 )
 from screening.config import load_config
@@ -37,6 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_config(app, test_config)
     # A broken rule file stops start-up here, never in the middle of a questionnaire.
     load_ruleset()
+    # First: request ids and log redaction apply to everything after, and it hides SQL
+    # parameters in the engine options before the engine is made.
+    observability.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(HERE, "migrations"))
@@ -52,10 +57,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     questionnaire.init_app(app)
     security.init_app(app)
     cli.init_app(app)
+    # Last: its check must run before every other before_request hook (see the module).
+    ratelimit.init_app(app)
     app.add_template_filter(initials)
+    app.add_template_filter(count_label)
     return app
 
 
 def initials(name: str | None) -> str:
     """ "Alex Example" -> "A.E.": lists show the minimum (security D07)."""
     return "".join(f"{part[0].upper()}." for part in (name or "").split() if part[:1].isalpha())
+
+
+def count_label(count: int) -> str:
+    """1234 -> "1,000+" when a queue count was capped; otherwise the number."""
+    from screening.staff.queue import COUNT_CAP
+
+    return f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"

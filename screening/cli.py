@@ -9,7 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from screening import audit
+from screening import audit, demo
 from screening.extensions import db
 from screening.models import Clinic, StaffUser, Submission
 from screening.questionnaire import drafts
@@ -170,3 +170,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(staff_cli)
     app.cli.add_command(clinic_cli)
     app.cli.add_command(audit.audit_cli)
+    app.cli.add_command(demo.demo_cli)

@@ -14,9 +14,11 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -94,6 +96,17 @@ class Draft(db.Model):  # type: ignore[name-defined,misc]
 class Submission(db.Model):  # type: ignore[name-defined,misc]
     """A finished questionnaire, as the patient confirmed it."""
 
+    # The queue's orders and filters, as indexes (measured in tests/benchmarks/bench_queue.py):
+    # urgent first then longest waiting, within a clinic and/or a status.
+    __table_args__ = (
+        Index("ix_submission_queue", "urgency", "submitted_at"),
+        Index("ix_submission_clinic_queue", "clinic_id", "urgency", "submitted_at"),
+        Index("ix_submission_status_queue", "status", "urgency", "submitted_at"),
+        Index("ix_submission_clinic_status", "clinic_id", "status"),
+        Index("ix_submission_outcome", "outcome"),
+        Index("ix_submission_submitted_at", "submitted_at"),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Opaque id for links; never a sequential number in a URL.
     public_id: Mapped[str] = mapped_column(
@@ -108,15 +121,27 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     language: Mapped[str] = mapped_column(String(8), default="en")
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"), index=True)
     clinic: Mapped[Clinic | None] = relationship()
-    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    #: The staff member working it, if any.
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    assigned_to: Mapped[StaffUser | None] = relationship()
+    #: Bumped by every change, so a second person's stale change is refused, not applied.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Queue order, stored so it can be indexed: 0 emergency, 1 prompt, 2 the rest.
+    urgency: Mapped[int] = mapped_column(Integer, default=2)
+    #: Lower-case full name and last name, and the phone digits reversed, for staff search
+    #: by prefix (see submissions.search_keys).
+    search_name: Mapped[str] = mapped_column(String(100), default="", index=True)
+    search_last: Mapped[str] = mapped_column(String(100), default="", index=True)
+    search_phone: Mapped[str] = mapped_column(String(30), default="", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="new")
     #: Version of the question set the answers follow.
     questionnaire_version: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # The scorer's result (spec 2.3), stored so a printed summary can be traced and
     # re-scoring with the same rules gives the same answer.
-    outcome: Mapped[str] = mapped_column(String(32), index=True)
+    outcome: Mapped[str] = mapped_column(String(32))
     care_level: Mapped[str | None] = mapped_column(String(16))
     blocking_contraindication: Mapped[bool] = mapped_column(Boolean)
     support_score: Mapped[int] = mapped_column(Integer)
@@ -208,3 +233,47 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
     username: Mapped[str] = mapped_column(String(64), index=True)
     ip: Mapped[str] = mapped_column(String(64), index=True)
     success: Mapped[bool] = mapped_column(Boolean)
+
+
+#: The workflow: each status and the statuses it may move to.
+STATUS_MOVES: dict[str, tuple[str, ...]] = {
+    "new": ("in_review",),
+    "in_review": ("contacted", "not_proceeding"),
+    "contacted": ("scheduled", "not_proceeding"),
+    "scheduled": ("closed",),
+    "not_proceeding": ("closed",),
+    "closed": (),
+}
+STATUS_LABELS = {
+    "new": "New",
+    "in_review": "In review",
+    "contacted": "Contacted",
+    "scheduled": "Scheduled",
+    "not_proceeding": "Not proceeding",
+    "closed": "Closed",
+}
+
+
+class SubmissionNote(db.Model):  # type: ignore[name-defined,misc]
+    """A staff note on a submission; notes are only ever added, never edited."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    author: Mapped[StaffUser] = relationship()
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubmissionChange(db.Model):  # type: ignore[name-defined,misc]
+    """History of a submission's status and assignment: who changed what, and when."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    actor: Mapped[StaffUser] = relationship()
+    #: "status" or "assigned".
+    field: Mapped[str] = mapped_column(String(16))
+    old: Mapped[str | None] = mapped_column(String(100))
+    new: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -46,7 +46,8 @@ def add_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.after_request(add_headers)
     if app.config["ENVIRONMENT"] != "development":
-        app.config.setdefault("PREFERRED_URL_SCHEME", "https")
+        # Links are built from each request's own scheme (https behind the proxy, with
+        # TRUSTED_PROXY_COUNT set), so no PREFERRED_URL_SCHEME is forced here.
 
         @app.after_request
         def hsts(response: Response) -> Response:

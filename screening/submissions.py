@@ -34,6 +34,29 @@ def apply_result(submission: Submission, result: ScoringResult) -> None:
     submission.questions = data["questions"]
     submission.ruleset_version = result.ruleset_version
     submission.result = data
+    submission.urgency = urgency(data["outcome"], data["care_level"])
+
+
+def urgency(outcome: str, care_level: str | None) -> int:
+    """Queue order: 0 emergency, 1 prompt (both SEEK_CARE), 2 everything else."""
+    if outcome != "SEEK_CARE":
+        return 2
+    return 0 if care_level == "EMERGENCY" else 1
+
+
+def search_keys(personal: dict) -> dict[str, str]:
+    """Lower-case name, last name and phone digits, stored for staff search.
+
+    The digits are stored reversed: "the last digits typed" (a number without its area
+    code) then becomes a prefix, which an index can serve.
+    """
+    name = " ".join((personal.get("full_name") or "").lower().split())[:100]
+    phone = "".join(ch for ch in personal.get("phone") or "" if ch.isdigit())
+    return {
+        "search_name": name,
+        "search_last": name.rsplit(" ", 1)[-1],
+        "search_phone": phone[::-1][:30],
+    }
 
 
 def final_answers(draft: Draft, consent: bool, today: date) -> dict:
@@ -80,6 +103,7 @@ def submit(
             questionnaire_version=questionnaire.VERSION,
             started_at=draft.created_at,
             clinic_id=clinic_id,
+            **search_keys(personal),
         )
         apply_result(submission, result)
         db.session.add(submission)

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectChoice, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    DateField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from screening.staff.access import ROLES
 from screening.staff.credentials import MAX_LENGTH
@@ -68,3 +75,14 @@ class ActivityForm(FlaskForm):
     user = SelectField("Staff member", coerce=int, validate_choice=False)
     start = StringField("From (YYYY-MM-DD)", validators=[Length(max=10)])
     end = StringField("To (YYYY-MM-DD, inclusive)", validators=[Length(max=10)])
+
+
+class ExportForm(FlaskForm):
+    start = DateField("From", validators=[DataRequired("Enter the first day, like 2026-11-01.")])
+    end = DateField(
+        "To (inclusive)", validators=[DataRequired("Enter the last day, like 2026-11-30.")]
+    )
+
+    def validate_end(self, field: DateField) -> None:
+        if self.start.data and field.data and field.data < self.start.data:
+            raise ValidationError("The last day must be on or after the first day.")

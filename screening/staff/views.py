@@ -21,16 +21,27 @@ from flask import (
 )
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from screening import audit, results
+from screening import audit
 from screening.extensions import db
-from screening.models import Clinic, LoginAttempt, StaffUser, Submission, utcnow
+from screening.models import (
+    STATUS_LABELS,
+    STATUS_MOVES,
+    Clinic,
+    LoginAttempt,
+    StaffUser,
+    Submission,
+    SubmissionChange,
+    SubmissionNote,
+    utcnow,
+)
+from screening.pdf import render_pdf
 from screening.questionnaire.views import review_sections
 from screening.scoring import load_ruleset
-from screening.staff import accounts, credentials, forms
+from screening.staff import accounts, credentials, exports, forms, queue, workflow
 from screening.staff.access import (
     current_staff_session,
     end_current_session,
@@ -42,6 +53,8 @@ from screening.staff.access import (
     safe_next,
     start_session,
 )
+from screening.summaries import STYLESHEETS as SUMMARY_STYLESHEETS
+from screening.summaries import build_summary
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -102,7 +115,7 @@ def _as_actor(username: str, user: StaffUser | None) -> Any:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if current_user.is_authenticated:
-        return redirect(url_for("staff.queue"))
+        return redirect(url_for("staff.queue_page"))
     form = forms.LoginForm()
     error = None
     if request.method == "GET":
@@ -140,7 +153,7 @@ def _finish_sign_in(user: StaffUser, step: int) -> Response:
     promote_session(staff_session)
     _attempt(user.username, True)
     audit.record("auth.login", actor=user)
-    return redirect(safe_next(session.pop(NEXT_KEY, ""), url_for("staff.queue")))
+    return redirect(safe_next(session.pop(NEXT_KEY, ""), url_for("staff.queue_page")))
 
 
 def _pending_user() -> StaffUser:
@@ -233,7 +246,7 @@ def reauthenticate() -> Any:
             promoted.authenticated_at = utcnow()
             db.session.commit()
             audit.record("auth.reauthenticate", actor=user)
-            return redirect(safe_next(request.args.get("next"), url_for("staff.queue")))
+            return redirect(safe_next(request.args.get("next"), url_for("staff.queue_page")))
         _attempt(user.username, False)
         audit.record("auth.reauthenticate", actor=user, outcome="failure")
         error = "The password or code is wrong."
@@ -271,66 +284,257 @@ def password() -> Any:
             db.session.commit()
             audit.record("account.password_change", target=current_user.username)
             flash("Your password is changed. You were signed out everywhere else.")
-            return redirect(url_for("staff.queue"))
+            return redirect(url_for("staff.queue_page"))
     return render_template("staff/password.html", form=form, errors=errors)
 
 
 # ------------------------------------------------------------------ submissions
 
 
-def visible_submissions():
-    """Submissions the signed-in user may see: their clinics' (admins: all)."""
-    query = select(Submission)
+def _queue_page(search: str = "") -> str:
+    filters = queue.Filters.from_args(request.values)
+    rows, total = queue.page_of(current_user, filters, search)
+    # Lists are audited with the ids shown (security L01); a search also notes that one ran.
+    action = "submission.search" if search.strip() else "submission.list"
+    audit.record(action, detail={"ids": [row.id for row in rows]})
+    clinics = db.session.scalars(select(Clinic).order_by(Clinic.name)).all()
     if current_user.role != "admin":
-        clinic_ids = [c.id for c in current_user.clinics]
-        query = query.where(Submission.clinic_id.in_(clinic_ids))
-    return query
-
-
-#: Urgent first: SEEK_CARE/EMERGENCY, then SEEK_CARE/PROMPT, then everything else.
-URGENCY = case(
-    (and_(Submission.outcome == "SEEK_CARE", Submission.care_level == "EMERGENCY"), 0),
-    (Submission.outcome == "SEEK_CARE", 1),
-    else_=2,
-)
+        clinics = [c for c in clinics if c in current_user.clinics]
+    return render_template(
+        "staff/queue.html",
+        rows=rows,
+        total=total,
+        filters=filters,
+        counts=queue.status_counts(current_user, filters),
+        clinics=clinics,
+        search=search,
+        pages=max(1, -(-min(total, queue.COUNT_CAP) // queue.PAGE_SIZE)),
+        page_size=queue.PAGE_SIZE,
+        cap=queue.COUNT_CAP,
+        statuses=STATUS_LABELS,
+        outcomes=queue.OUTCOMES,
+        args={k: v for k, v in request.args.items() if k != "page"},
+    )
 
 
 @bp.get("/")
 @permission_required("submission:list")
-def queue() -> str:
-    rows = db.session.scalars(
-        visible_submissions().order_by(URGENCY, Submission.submitted_at).limit(50)
-    ).all()
-    audit.record("submission.list", detail={"count": len(rows)})
-    return render_template("staff/queue.html", rows=rows)
+def queue_page() -> str:
+    return _queue_page()
+
+
+@bp.post("/search")
+@permission_required("submission:list")
+def search() -> str:
+    """Search by reference, name or phone: a POST, so names never appear in URLs or logs."""
+    return _queue_page((request.form.get("q") or "")[:100])
 
 
 def _get_visible(public_id: str) -> Submission:
-    submission = db.session.scalar(visible_submissions().where(Submission.public_id == public_id))
+    submission = db.session.scalar(
+        queue.visible(current_user).where(Submission.public_id == public_id)
+    )
     if submission is None:
         # Another clinic's submission looks exactly like one that does not exist.
         abort(404)
     return submission
 
 
-@bp.get("/submissions/<public_id>")
-@permission_required("submission:view")
-def submission(public_id: str) -> str:
-    item = _get_visible(public_id)
-    audit.record("submission.view", submission_id=item.id)
+def _detail(
+    item: Submission, conflict: bool = False, note_text: str = "", error: str | None = None
+):
     ruleset = load_ruleset()
     fired = []
     for rule_id, note in zip(
         item.result["fired_rules"], item.result["clinician_notes"], strict=True
     ):
         found = ruleset.by_id.get(rule_id)
-        fired.append({"id": rule_id, "note": note, "sources": found.sources if found else ()})
+        fired.append(
+            {
+                "id": rule_id,
+                "note": note,
+                "effect": found.effect.value if found else "",
+                "sources": found.sources if found else (),
+            }
+        )
+    notes = db.session.scalars(
+        select(SubmissionNote)
+        .where(SubmissionNote.submission_id == item.id)
+        .order_by(SubmissionNote.id)
+    ).all()
+    changes = db.session.scalars(
+        select(SubmissionChange)
+        .where(SubmissionChange.submission_id == item.id)
+        .order_by(SubmissionChange.id)
+    ).all()
+    colleagues = db.session.scalars(
+        select(StaffUser).where(StaffUser.active).order_by(StaffUser.username)
+    ).all()
+    if item.clinic_id is not None:
+        colleagues = [
+            u
+            for u in colleagues
+            if u.role == "admin" or item.clinic_id in {c.id for c in u.clinics}
+        ]
+    status = 409 if conflict else (400 if error else 200)
     return render_template(
         "staff/submission.html",
         item=item,
-        result=results.build(item),
         fired=fired,
+        notes=notes,
+        changes=changes,
+        colleagues=colleagues,
+        moves=STATUS_MOVES[item.status],
+        statuses=STATUS_LABELS,
         sections=review_sections(item.answers, item.personal),
+        conflict=conflict,
+        note_text=note_text,
+        error=error,
+        note_max=workflow.NOTE_MAX,
+    ), status
+
+
+@bp.get("/submissions/<public_id>")
+@permission_required("submission:view")
+def submission(public_id: str) -> Any:
+    item = _get_visible(public_id)
+    audit.record("submission.view", submission_id=item.id)
+    return _detail(item)
+
+
+def _expected_version() -> int:
+    raw = request.form.get("version", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1
+
+
+def _after_change(item: Submission, message: str) -> Response:
+    flash(message)
+    return redirect(url_for("staff.submission", public_id=item.public_id), code=303)
+
+
+@bp.post("/submissions/<public_id>/status")
+@permission_required("submission:update")
+def submission_status(public_id: str) -> Any:
+    item = _get_visible(public_id)
+    new = request.form.get("status", "")
+    try:
+        workflow.change_status(item, _expected_version(), new, current_user)
+    except workflow.Conflict:
+        db.session.refresh(item)
+        return _detail(item, conflict=True)
+    except workflow.NotAllowed as problem:
+        return _detail(item, error=str(problem))
+    return _after_change(item, f"Status changed to {STATUS_LABELS[new].lower()}.")
+
+
+@bp.post("/submissions/<public_id>/assign")
+@permission_required("submission:update")
+def submission_assign(public_id: str) -> Any:
+    item = _get_visible(public_id)
+    raw = request.form.get("assignee", "")
+    assignee = db.session.get(StaffUser, int(raw)) if raw.isascii() and raw.isdigit() else None
+    if raw and (assignee is None or not assignee.active):
+        return _detail(item, error="Choose a staff member from the list.")
+    try:
+        workflow.assign(item, _expected_version(), assignee, current_user)
+    except workflow.Conflict:
+        db.session.refresh(item)
+        return _detail(item, conflict=True)
+    return _after_change(item, f"Assigned to {assignee.username}." if assignee else "Unassigned.")
+
+
+@bp.post("/submissions/<public_id>/notes")
+@permission_required("submission:update")
+def submission_note(public_id: str) -> Any:
+    item = _get_visible(public_id)
+    text = (request.form.get("note") or "").replace("\r\n", "\n").strip()
+    if not text:
+        return _detail(item, error="Write the note first.")
+    if len(text) > workflow.NOTE_MAX or "\x00" in text:
+        # The typed note comes back so nothing is lost.
+        return _detail(
+            item, note_text=text, error=f"Notes can be up to {workflow.NOTE_MAX} characters."
+        )
+    workflow.add_note(item, text, current_user)
+    return _after_change(item, "Note added.")
+
+
+def _summary_html(items: list[Submission], pdf: bool) -> str:
+    """The clinician's one-page summary of each item (US Letter, or A4 by setting)."""
+    paper = current_app.config["SUMMARY_PAPER"]
+    zone = current_app.config["CLINIC_TIMEZONE"]
+    summaries = [build_summary(item, timezone=zone) for item in items]
+    if len(summaries) == 1:
+        return render_template("print/summary.html", summary=summaries[0], paper=paper, pdf=pdf)
+    return render_template("print/summary_batch.html", summaries=summaries, paper=paper, pdf=pdf)
+
+
+def _pdf_response(html: str, name: str) -> Response:
+    return Response(
+        render_pdf(html, stylesheets=SUMMARY_STYLESHEETS),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/submissions/<public_id>/print")
+@permission_required("submission:print")
+def summary_print(public_id: str) -> str:
+    """The print view: printing is a server-side action, so it is audited (security L02)."""
+    item = _get_visible(public_id)
+    audit.record("submission.print", submission_id=item.id)
+    return _summary_html([item], pdf=False)
+
+
+@bp.get("/submissions/<public_id>/summary.pdf")
+@permission_required("submission:print")
+def summary_pdf(public_id: str) -> Response:
+    item = _get_visible(public_id)
+    audit.record("submission.pdf", submission_id=item.id)
+    return _pdf_response(_summary_html([item], pdf=True), f"summary-{item.reference}.pdf")
+
+
+@bp.post("/summaries.pdf")
+@permission_required("submission:print")
+def batch_pdf() -> Any:
+    """One PDF of the summaries picked in the queue, one page each."""
+    picked = [value for value in request.form.getlist("ids") if value.isalnum()][:100]
+    items = (
+        db.session.scalars(
+            queue.visible(current_user)
+            .where(Submission.public_id.in_(picked))
+            .order_by(Submission.urgency, Submission.submitted_at)
+        ).all()
+        if picked
+        else []
+    )
+    if not items:
+        flash("Tick the submissions to print first.")
+        return redirect(url_for("staff.queue_page"), code=303)
+    audit.record("submission.pdf", detail={"ids": [item.id for item in items]})
+    return _pdf_response(_summary_html(list(items), pdf=True), "summaries.pdf")
+
+
+@bp.route("/export", methods=["GET", "POST"])
+@permission_required("submission:export")
+@fresh_required
+def export() -> Any:
+    """CSV of a date range (bulk export asks for the password and code again)."""
+    form = forms.ExportForm()
+    if not form.validate_on_submit():
+        return render_template("staff/export.html", form=form)
+    start = datetime.combine(form.start.data, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(form.end.data, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    rows = db.session.scalars(
+        queue.visible(current_user)
+        .where(Submission.submitted_at >= start, Submission.submitted_at < end)
+        .order_by(Submission.submitted_at)
+    ).all()
+    audit.record("submission.export", detail={"ids": [row.id for row in rows]})
+    body = exports.to_csv(rows)
+    name = f"submissions-{form.start.data.isoformat()}-to-{form.end.data.isoformat()}.csv"
+    return Response(
+        body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
 
 

@@ -321,6 +321,7 @@ def test_hostile_posts_never_crash_and_never_store_an_invalid_answer(app, step_i
 
 # ------------------------------------------------------------------ digits int() cannot read
 
+
 def _open_page(app, step_id: str) -> Patient:
     patient = Patient(app.test_client())
     patient.complete(FUZZ_ANSWERS, clinic_today(app))
