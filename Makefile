@@ -38,5 +38,7 @@ test: .venv/.synced  ## run the whole suite (SQLite, or PostgreSQL when DATABASE
 lint: .venv/.synced  ## ruff
 	$(PY) -m ruff check screening tests
 
-bench: .venv/.synced  ## benchmarks that print figures
+bench: .venv/.synced  ## benchmarks that print figures (several minutes)
 	$(PY) tests/benchmarks/bench_scoring.py
+	$(PY) tests/benchmarks/bench_queue.py
+	$(PY) tests/benchmarks/bench_submit.py

@@ -110,6 +110,10 @@ ACTIONS: dict[str, str] = {
     "account.password_change": "changed their password",
     "clinic.create": "added a clinic (target: clinic name)",
     "demo.seed": "added fictional demo submissions (detail: count, seed, days)",
+    "access.break_glass": "turned on emergency access to all clinics (detail: grant id, minutes)",
+    "access.break_glass_end": "ended emergency access early",
+    "authz.error": "a permission check failed with an error; access was refused",
+    "authz.csrf_failed": "a staff form was sent without a valid CSRF token",
     "auth.login": "signed in (password and second factor)",
     "auth.login_failed": "wrong username or password (actor_name: what was typed)",
     "auth.mfa_failed": "wrong or reused second-factor code",
@@ -366,6 +370,9 @@ def record(
     if has_request_context():
         ip = _clean(request.remote_addr, 45)
         request_id = _clean(g.get("request_id"), 64)
+        if g.get("break_glass_id"):
+            # Everything done under emergency access is flagged for review (AC05).
+            clean_detail = {**(clean_detail or {}), "break_glass": g.break_glass_id}
 
     session = db.session
     try:

@@ -277,3 +277,18 @@ class SubmissionChange(db.Model):  # type: ignore[name-defined,misc]
     old: Mapped[str | None] = mapped_column(String(100))
     new: Mapped[str | None] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BreakGlassGrant(db.Model):  # type: ignore[name-defined,misc]
+    """Emergency access to every clinic's submissions: time-boxed, with a stated reason.
+
+    Every audit row written while it is active carries its id, and administrators see the
+    grants and reasons on the audit page (security AC05, HIPAA 164.312(a)(2)(ii)).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    user: Mapped[StaffUser] = relationship()
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

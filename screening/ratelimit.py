@@ -5,8 +5,8 @@ Limited, per client address, on ``POST`` only (pages people read stay unlimited)
 =========================  ======================  ==========================================
 Endpoint                   Setting                 Default
 =========================  ======================  ==========================================
-``questionnaire.step``     ``RATELIMIT_PAGE``      ``120 per minute``
-``questionnaire.submit``   ``RATELIMIT_SUBMIT``    ``10 per minute``
+``questionnaire.step``     ``RATELIMIT_PAGE``      ``600 per minute``
+``questionnaire.submit``   ``RATELIMIT_SUBMIT``    ``60 per minute``
 ``questionnaire.resume``   ``RATELIMIT_RESUME``    ``10 per minute;50 per day`` (code + date
                                                    of birth: brute-force protection)
 ``staff.login``            ``RATELIMIT_LOGIN``     ``30 per minute;300 per hour``
@@ -58,8 +58,10 @@ DEFAULT_STORAGE_URI = f"{SCHEME}://"
 
 #: Production defaults, one setting per kind of post.
 DEFAULT_LIMITS = {
-    "RATELIMIT_PAGE": "120 per minute",
-    "RATELIMIT_SUBMIT": "10 per minute",
+    # Generous for patients: a clinic waiting room or hospital Wi-Fi puts many people
+    # behind one address, and a 429 mid-questionnaire is worse than a little load.
+    "RATELIMIT_PAGE": "600 per minute",
+    "RATELIMIT_SUBMIT": "60 per minute",
     "RATELIMIT_RESUME": "10 per minute;50 per day",
     # A clinic's staff often share one address: generous here; the per-account
     # throttle of the sign-in itself is what stops password guessing.

@@ -63,8 +63,8 @@ def test_limits_are_on_under_testing_but_high(wired):
 
 def test_production_defaults():
     assert ratelimit.DEFAULT_LIMITS == {
-        "RATELIMIT_PAGE": "120 per minute",
-        "RATELIMIT_SUBMIT": "10 per minute",
+        "RATELIMIT_PAGE": "600 per minute",
+        "RATELIMIT_SUBMIT": "60 per minute",
         "RATELIMIT_RESUME": "10 per minute;50 per day",
         "RATELIMIT_LOGIN": "30 per minute;300 per hour",
     }

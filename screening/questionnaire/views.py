@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from screening import results, submissions
+from screening import audit, results, submissions
 from screening.extensions import db
 from screening.models import Clinic, Draft, Submission
 from screening.pdf import render_pdf
@@ -539,6 +540,12 @@ def csrf_expired(error: CSRFError) -> Any:
             return render_review(draft, forms.ConsentForm(), message=message)
     if request.endpoint == "questionnaire.resume":
         return redirect(url_for("questionnaire.resume"), code=303)
+    if request.blueprint == "staff":
+        # A staff post without a valid token may be an attack: record it (security L05).
+        with contextlib.suppress(audit.AuditError):
+            audit.record(
+                "authz.csrf_failed", outcome="denied", detail={"endpoint": request.endpoint}
+            )
     return render_template(
         "errors/error.html",
         code=400,

@@ -15,6 +15,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
     #: Paper for the clinician summary: "letter" (default) or "a4".
     app.config.setdefault("SUMMARY_PAPER", "letter")
+    #: How long emergency ("break glass") access to all clinics lasts.
+    app.config.setdefault("BREAK_GLASS_MINUTES", 60)
     access.init_app(app)
     app.register_blueprint(bp)
     # No audit, no patient data (security L03): a failed audit write shows a 503 page.

@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from screening import audit
 from screening.extensions import db
-from screening.models import StaffSession, StaffUser, utcnow
+from screening.models import BreakGlassGrant, StaffSession, StaffUser, utcnow
 
 SESSION_KEY = "staff_sid"
 
@@ -74,12 +74,22 @@ def has_permission(user: Any, permission: str) -> bool:
 
 
 def permission_required(permission: str) -> Callable:
-    """Refuse (403, audited) unless the signed-in user's role holds ``permission``."""
+    """Refuse (403, audited) unless the signed-in user's role holds ``permission``.
+
+    Fails closed: an error while checking is a refusal too (security AC04).
+    """
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not has_permission(current_user, permission):
+            try:
+                allowed = has_permission(current_user, permission)
+            except Exception:
+                current_app.logger.exception("permission check failed")
+                db.session.rollback()
+                audit.record("authz.error", outcome="error", detail={"endpoint": request.endpoint})
+                abort(403)
+            if not allowed:
                 audit.record(
                     "authz.denied", outcome="denied", detail={"endpoint": request.endpoint}
                 )
@@ -186,7 +196,25 @@ def _load_from_request(_request: Any) -> StaffUser | None:
     staff_session = current_staff_session()
     if staff_session is None or staff_session.stage != "full":
         return None
+    grant = active_grant(staff_session.user)
+    if grant is not None:
+        g.break_glass_id = grant.id
+        g.break_glass_until = grant.expires_at
     return staff_session.user
+
+
+def active_grant(user: StaffUser) -> BreakGlassGrant | None:
+    """The user's emergency access grant, if one is running now."""
+    return db.session.scalar(
+        select(BreakGlassGrant)
+        .where(BreakGlassGrant.user_id == user.id, BreakGlassGrant.expires_at > utcnow())
+        .order_by(BreakGlassGrant.id.desc())
+    )
+
+
+def sees_every_clinic(user: StaffUser) -> bool:
+    """Administrators, and anyone under emergency access, see all clinics."""
+    return user.role == "admin" or g.get("break_glass_id") is not None
 
 
 def safe_next(target: str | None, default: str) -> str:

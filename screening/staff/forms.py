@@ -86,3 +86,13 @@ class ExportForm(FlaskForm):
     def validate_end(self, field: DateField) -> None:
         if self.start.data and field.data and field.data < self.start.data:
             raise ValidationError("The last day must be on or after the first day.")
+
+
+class EmergencyAccessForm(FlaskForm):
+    reason = StringField(
+        "Why do you need to see other clinics' submissions?",
+        validators=[
+            DataRequired("Write the reason. Administrators review every emergency access."),
+            Length(min=10, max=500, message="Write 10 to 500 characters."),
+        ],
+    )

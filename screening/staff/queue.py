@@ -58,10 +58,13 @@ class Filters:
         )
 
 
-def visible(user: StaffUser) -> Select:
-    """Submissions ``user`` may see: their clinics' (administrators: all)."""
+def visible(user: StaffUser, everywhere: bool = False) -> Select:
+    """Submissions ``user`` may see: their clinics', or all with ``everywhere``.
+
+    :param everywhere: administrators and emergency access (see access.sees_every_clinic).
+    """
     query = select(Submission)
-    if user.role != "admin":
+    if not everywhere:
         query = query.where(Submission.clinic_id.in_([c.id for c in user.clinics]))
     return query
 
@@ -105,9 +108,11 @@ def _count(query: Select) -> int:
     return int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
 
 
-def page_of(user: StaffUser, filters: Filters, search: str = "") -> tuple[list[Submission], int]:
+def page_of(
+    user: StaffUser, filters: Filters, search: str = "", everywhere: bool = False
+) -> tuple[list[Submission], int]:
     """Return one page of the queue and the number of matches (capped, see ``_count``)."""
-    query = _filtered(visible(user), filters)
+    query = _filtered(visible(user, everywhere), filters)
     if search.strip():
         query = query.where(search_condition(search))
     total = _count(query)
@@ -119,7 +124,8 @@ def page_of(user: StaffUser, filters: Filters, search: str = "") -> tuple[list[S
     return list(rows), total
 
 
-def status_counts(user: StaffUser, filters: Filters) -> dict[str, int]:
+def status_counts(user: StaffUser, filters: Filters, everywhere: bool = False) -> dict[str, int]:
     """Number of visible submissions in each status (other filters applied; capped)."""
-    base = _filtered(visible(user), Filters(**{**filters.__dict__, "status": "", "page": 1}))
+    blank = Filters(**{**filters.__dict__, "status": "", "page": 1})
+    base = _filtered(visible(user, everywhere), blank)
     return {status: _count(base.where(Submission.status == status)) for status in STATUS_LABELS}

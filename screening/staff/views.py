@@ -30,6 +30,7 @@ from screening.extensions import db
 from screening.models import (
     STATUS_LABELS,
     STATUS_MOVES,
+    BreakGlassGrant,
     Clinic,
     LoginAttempt,
     StaffUser,
@@ -43,6 +44,7 @@ from screening.questionnaire.views import review_sections
 from screening.scoring import load_ruleset
 from screening.staff import accounts, credentials, exports, forms, queue, workflow
 from screening.staff.access import (
+    active_grant,
     current_staff_session,
     end_current_session,
     end_user_sessions,
@@ -51,6 +53,7 @@ from screening.staff.access import (
     permission_required,
     promote_session,
     safe_next,
+    sees_every_clinic,
     start_session,
 )
 from screening.summaries import STYLESHEETS as SUMMARY_STYLESHEETS
@@ -293,19 +296,20 @@ def password() -> Any:
 
 def _queue_page(search: str = "") -> str:
     filters = queue.Filters.from_args(request.values)
-    rows, total = queue.page_of(current_user, filters, search)
+    everywhere = sees_every_clinic(current_user)
+    rows, total = queue.page_of(current_user, filters, search, everywhere)
     # Lists are audited with the ids shown (security L01); a search also notes that one ran.
     action = "submission.search" if search.strip() else "submission.list"
     audit.record(action, detail={"ids": [row.id for row in rows]})
     clinics = db.session.scalars(select(Clinic).order_by(Clinic.name)).all()
-    if current_user.role != "admin":
+    if not everywhere:
         clinics = [c for c in clinics if c in current_user.clinics]
     return render_template(
         "staff/queue.html",
         rows=rows,
         total=total,
         filters=filters,
-        counts=queue.status_counts(current_user, filters),
+        counts=queue.status_counts(current_user, filters, everywhere),
         clinics=clinics,
         search=search,
         pages=max(1, -(-min(total, queue.COUNT_CAP) // queue.PAGE_SIZE)),
@@ -332,7 +336,9 @@ def search() -> str:
 
 def _get_visible(public_id: str) -> Submission:
     submission = db.session.scalar(
-        queue.visible(current_user).where(Submission.public_id == public_id)
+        queue.visible(current_user, sees_every_clinic(current_user)).where(
+            Submission.public_id == public_id
+        )
     )
     if submission is None:
         # Another clinic's submission looks exactly like one that does not exist.
@@ -501,7 +507,7 @@ def batch_pdf() -> Any:
     picked = [value for value in request.form.getlist("ids") if value.isalnum()][:100]
     items = (
         db.session.scalars(
-            queue.visible(current_user)
+            queue.visible(current_user, sees_every_clinic(current_user))
             .where(Submission.public_id.in_(picked))
             .order_by(Submission.urgency, Submission.submitted_at)
         ).all()
@@ -526,7 +532,7 @@ def export() -> Any:
     start = datetime.combine(form.start.data, datetime.min.time(), tzinfo=UTC)
     end = datetime.combine(form.end.data, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
     rows = db.session.scalars(
-        queue.visible(current_user)
+        queue.visible(current_user, sees_every_clinic(current_user))
         .where(Submission.submitted_at >= start, Submission.submitted_at < end)
         .order_by(Submission.submitted_at)
     ).all()
@@ -536,6 +542,40 @@ def export() -> Any:
     return Response(
         body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+@bp.route("/emergency-access", methods=["GET", "POST"])
+@permission_required("submission:view")
+def emergency_access() -> Any:
+    """Break glass: see every clinic's submissions for a short time, with a reason."""
+    form = forms.EmergencyAccessForm()
+    if form.validate_on_submit():
+        minutes = current_app.config["BREAK_GLASS_MINUTES"]
+        now = utcnow()
+        grant = BreakGlassGrant(
+            user_id=current_user.id,
+            reason=form.reason.data.strip(),
+            created_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+        )
+        db.session.add(grant)
+        db.session.flush()
+        audit.record("access.break_glass", detail={"grant": grant.id, "minutes": minutes})
+        flash(f"Emergency access is on for {minutes} minutes. Everything you open is flagged.")
+        return redirect(url_for("staff.queue_page"), code=303)
+    return render_template(
+        "staff/emergency_access.html", form=form, grant=active_grant(current_user)
+    )
+
+
+@bp.post("/emergency-access/end")
+@permission_required("submission:view")
+def emergency_access_end() -> Response:
+    grant = active_grant(current_user)
+    if grant is not None:
+        grant.expires_at = utcnow()
+        audit.record("access.break_glass_end", detail={"grant": grant.id})
+    return redirect(url_for("staff.queue_page"), code=303)
 
 
 # ------------------------------------------------------------------ administration
@@ -632,8 +672,11 @@ def audit_submission() -> str:
     events = audit.for_submission(item.id) if item else []
     # Reading X's trail is recorded against the reader, not as a touch of X itself.
     audit.record("audit.view", detail={"report": "submission", "reference": reference[:16]})
+    grants = db.session.scalars(
+        select(BreakGlassGrant).order_by(BreakGlassGrant.id.desc()).limit(50)
+    ).all()
     return render_template(
-        "staff/audit_submission.html", reference=reference, item=item, events=events
+        "staff/audit_submission.html", reference=reference, item=item, events=events, grants=grants
     )
 
 

@@ -235,3 +235,66 @@ def test_audit_reports_show_who_touched_what_and_are_audited(app, clock):
 
 def clock_day() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def test_emergency_access_is_time_boxed_flagged_and_reviewed(app, clock):
+    with app.app_context():
+        accounts.create_clinic("North Clinic")
+        accounts.create_clinic("South Clinic")
+    south = submit_for(app, "South Clinic")
+    nurse = make_staff(app, "nora", "intake", clinics=["North Clinic"])
+    boss = make_staff(app, "bea", "admin")
+    client = StaffClient(app.test_client())
+    client.sign_in(nurse)
+    url = f"/staff/submissions/{south.public_id}"
+    assert client.get(url).status_code == 404
+    # A reason is required.
+    client.get("/staff/emergency-access")
+    assert client.post("/staff/emergency-access", {"reason": "x"}).status_code == 200
+    reason = "Covering for South Clinic while their nurse is away"
+    assert client.post("/staff/emergency-access", {"reason": reason}).status_code == 303
+    page = client.get(url)
+    assert page.status_code == 200 and "Emergency access is on" in page.get_data(as_text=True)
+    with app.app_context():
+        views = [e for e in audit.for_submission(south.id) if e.action == "submission.view"]
+    assert views and views[-1].detail and "break_glass" in views[-1].detail
+    # It ends by itself after the window.
+    for _ in range(7):  # an hour and ten minutes of activity (no idle sign-out)
+        clock.shift(timedelta(minutes=10))
+        assert client.get("/staff/").status_code == 200
+    assert client.get(url).status_code == 404
+    # Administrators see who used it and why.
+    admin = StaffClient(app.test_client())
+    admin.sign_in(boss)
+    assert reason in admin.get("/staff/admin/audit/submission").get_data(as_text=True)
+
+
+def test_authorization_fails_closed_and_is_audited(app, clock, monkeypatch):
+    account = make_staff(app, "fay", "intake", clinics=["North Clinic"])
+    client = StaffClient(app.test_client())
+    client.sign_in(account)
+
+    def broken(user, permission):
+        raise RuntimeError("role store unavailable")
+
+    monkeypatch.setattr(access, "has_permission", broken)
+    response = client.get("/staff/")
+    assert response.status_code == 403
+    with app.app_context():
+        errors = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "authz.error")
+        ).all()
+    assert len(errors) == 1 and errors[0].outcome == "error"
+
+
+def test_a_staff_post_without_a_csrf_token_is_refused_and_audited(app, clock):
+    account = make_staff(app, "cal", "intake", clinics=["North Clinic"])
+    client = StaffClient(app.test_client())
+    client.sign_in(account)
+    response = client.client.post("/staff/keepalive")
+    assert response.status_code == 400
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "authz.csrf_failed")
+        ).all()
+    assert [(r.actor_name, r.outcome) for r in rows] == [("cal", "denied")]
