@@ -102,8 +102,10 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_submission_queue", "urgency", "submitted_at"),
         Index("ix_submission_clinic_queue", "clinic_id", "urgency", "submitted_at"),
         Index("ix_submission_status_queue", "status", "urgency", "submitted_at"),
-        Index("ix_submission_clinic_status", "clinic_id", "status"),
-        Index("ix_submission_outcome", "outcome"),
+        # Counts per status (and outcome) read only these indexes, never the rows.
+        Index("ix_submission_clinic_status", "clinic_id", "status", "outcome"),
+        Index("ix_submission_status_outcome", "status", "outcome", "urgency", "submitted_at"),
+        Index("ix_submission_outcome_queue", "outcome", "urgency", "submitted_at"),
         Index("ix_submission_submitted_at", "submitted_at"),
     )
 
