@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from flask import Flask
 from sqlalchemy import select
 
-from screening import observability, ratelimit
+from screening import ratelimit
 from screening.extensions import db
 from screening.ratelimit import DatabaseStorage, RateLimitCounter
 from tests.patient import Patient
@@ -28,21 +27,10 @@ WRONG = {"code": "AAA-BBB-CCC", "dob_day": "1", "dob_month": "2", "dob_year": "1
 OTHER_ADDRESS = {"REMOTE_ADDR": "198.51.100.23"}
 
 
-def wire(app: Flask) -> Flask:
-    """Initialise both modules on an app whose factory does not do it (yet)."""
-    if observability.assign_request_id not in app.before_request_funcs.get(None, []):
-        observability.init_app(app)
-    if ratelimit.limiter not in app.extensions.get("limiter", set()):
-        ratelimit.init_app(app)
-    return app
-
-
 @pytest.fixture()
 def wired(make_app):
-    def make(**config):
-        return wire(make_app(**config))
-
-    return make
+    """Build apps (keyword arguments are config); the factory wires both modules."""
+    return make_app
 
 
 def burst(patient: Patient, url: str, count: int, **kwargs) -> list:
@@ -151,13 +139,10 @@ def test_limit_holds_for_another_process(wired, tmp_path):
     script = textwrap.dedent(
         """
         import json, sys
-        from screening import create_app, observability, ratelimit
+        from screening import create_app
         from tests.patient import Patient
 
         app = create_app(json.loads(sys.argv[1]))
-        if ratelimit.limiter not in app.extensions.get("limiter", set()):
-            observability.init_app(app)
-            ratelimit.init_app(app)
         patient = Patient(app.test_client())
         print(patient.post("/resume", json.loads(sys.argv[2])).status_code)
         """

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask, request
 from werkzeug.serving import make_server
 
-from screening import observability, ratelimit
+from screening import observability
 from screening.observability import (
     LOG_FORMAT,
     RequestIdFilter,
@@ -28,23 +28,10 @@ REQUEST_ID = re.compile(r"^[0-9a-f]{16}$")
 LEAKS = ("Traceback", "sqlalchemy", "SELECT", "Werkzeug", "Flask", "secret stack detail")
 
 
-def wire(app: Flask) -> Flask:
-    """Initialise both modules on an app whose factory does not do it (yet)."""
-    if observability.assign_request_id not in app.before_request_funcs.get(None, []):
-        observability.init_app(app)
-    if ratelimit.limiter not in app.extensions.get("limiter", set()):
-        ratelimit.init_app(app)
-    return app
-
-
 @pytest.fixture()
 def wired(make_app):
-    """Build a wired app; keyword arguments are config."""
-
-    def make(**config):
-        return wire(make_app(**config))
-
-    return make
+    """Build apps (keyword arguments are config); the factory wires both modules."""
+    return make_app
 
 
 @pytest.fixture()
