@@ -19,6 +19,7 @@ with :data:`SUBMIT_KEY_PREFIX`, so demo rows can be told apart from real ones.
 
 from __future__ import annotations
 
+import itertools
 import random
 import secrets
 import time
@@ -349,20 +350,69 @@ REGION_COUNTS = (30, 34, 19, 8, 4, 2, 1.5, 1.5)
 
 # ---------------------------------------------------------------------------- people
 
+# Names are drawn with falling weights (the n-th name ~ 1 / (n + offset)), as real names
+# are: a few are common, most are rare. At 100,000 people the most common full name
+# ("Alex Example") is shared by 20 to 30 of them and a typical full name by a handful,
+# so a search behaves as it would in a real clinic rather than matching ever more rows
+# as the table grows.
 FIRST_NAMES = (
     "Alex", "Avery", "Bailey", "Casey", "Dana", "Devon", "Eli", "Emery", "Finley", "Gray",
     "Harper", "Jamie", "Jordan", "Kai", "Logan", "Morgan", "Noel", "Parker", "Quinn", "Reese",
     "Riley", "Robin", "Rowan", "Sage", "Sam", "Skyler", "Taylor", "Toby", "Val", "Wren",
+    "Maria", "James", "Mary", "John", "Linda", "Michael", "Patricia", "Robert", "Jennifer",
+    "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica",
+    "Thomas", "Sarah", "Charles", "Karen", "Daniel", "Nancy", "Matthew", "Lisa", "Anthony",
+    "Betty", "Mark", "Margaret", "Donald", "Sandra", "Steven", "Ashley", "Paul", "Kimberly",
+    "Andrew", "Emily", "Joshua", "Donna", "Kenneth", "Michelle", "Kevin", "Carol", "Brian",
+    "Amanda", "George", "Melissa", "Edward", "Deborah", "Ronald", "Stephanie", "Timothy",
+    "Rebecca", "Jason", "Laura", "Jeffrey", "Sharon", "Ryan", "Cynthia", "Jacob", "Kathleen",
+    "Gary", "Amy", "Nicholas", "Shirley", "Eric", "Angela", "Jonathan", "Helen", "Stephen",
+    "Anna", "Larry", "Brenda", "Justin", "Pamela", "Scott", "Nicole", "Brandon", "Samantha",
+    "Benjamin", "Katherine", "Samuel", "Emma", "Gregory", "Ruth", "Frank", "Christine",
+    "Raymond", "Catherine", "Patrick", "Rachel", "Jack", "Carolyn", "Dennis", "Janet",
+    "Jose", "Luis", "Carlos", "Juan", "Ana", "Rosa", "Carmen", "Sofia", "Lucia", "Diego",
+    "Wei", "Mei", "Hiroshi", "Yuki", "Priya", "Ravi", "Amit", "Anjali", "Fatima", "Omar",
+    "Ahmed", "Aisha", "Yusuf", "Chidi", "Amara", "Kwame", "Nia", "Ivan", "Olga", "Dmitri",
+    "Sven", "Ingrid", "Lars", "Giulia", "Marco", "Minh", "Linh", "Hana", "Jae", "Tariq",
+    "Leila", "Noor", "Mateo", "Valentina", "Camila", "Santiago", "Isabel", "Pedro", "Elena",
+    "Nadia", "Kofi", "Zara", "Ines", "Tomas", "Alina", "Kenji", "Mira", "Arjun", "Deepa",
 )  # fmt: skip
-LAST_NAMES = (
+# Last names: obviously made up ones, then compounds of two place-name parts (Ashford,
+# Willowmere ...), in a fixed shuffled order so the common ones are not all "Ash...".
+_LAST_STARTS = (
+    "Ash", "Birch", "Brook", "Cedar", "Clay", "Cold", "Elm", "Fair", "Fern", "Fox", "Glen",
+    "Green", "Hazel", "Heath", "High", "Holly", "Lake", "Lark", "Linden", "Maple", "Marsh",
+    "Mill", "Moss", "North", "Oak", "Pine", "Red", "River", "Rose", "Rush", "Sand", "Silver",
+    "Stone", "Thorn", "West", "Whit", "Willow", "Wood", "Wren", "Yew",
+)  # fmt: skip
+_LAST_ENDS = (
+    "bank", "bourne", "bridge", "brook", "by", "combe", "crest", "dale", "den", "down",
+    "field", "ford", "gate", "hall", "ham", "hill", "holm", "hurst", "lake", "ley", "low",
+    "mere", "more", "ridge", "shaw", "shore", "stead", "ton", "wade", "well", "wick", "wood",
+    "worth",
+)  # fmt: skip
+_COMPOUNDS = [
+    start + end for start in _LAST_STARTS for end in _LAST_ENDS if end not in start.lower()
+]
+random.Random("demo-last-names").shuffle(_COMPOUNDS)  # noqa: S311  (fixed order, not secret)
+_MADE_UP = (
     "Example", "Sample", "Tester", "Demo", "Placeholder", "Mockingbird", "Fieldstone",
     "Brookside", "Hillcrest", "Oakwood", "Lakeshore", "Maplewood", "Riverbend", "Stonebridge",
     "Willowby", "Ashdown", "Birchfield", "Cedarholm", "Elmsworth", "Foxglove",
 )  # fmt: skip
+LAST_NAMES = (*_MADE_UP, *(name for name in _COMPOUNDS if name not in _MADE_UP))
+#: Cumulative weights for :func:`random.Random.choices`: the n-th first name has weight
+#: 1 / (n + 10) (the most common about 3 % of people), the n-th last name 1 / (n + 30)
+#: (the most common about 1 %), roughly as in a real population.
+FIRST_CUM_WEIGHTS = tuple(itertools.accumulate(1 / (n + 10) for n in range(len(FIRST_NAMES))))
+LAST_CUM_WEIGHTS = tuple(itertools.accumulate(1 / (n + 30) for n in range(len(LAST_NAMES))))
 #: When people ask to be called (codes of the contact page).
 BEST_TIME_WEIGHTS = {"morning": 30, "afternoon": 30, "evening": 15, "any_time": 25}
-#: Area codes for the fictional 555-01xx numbers.
-AREA_CODES = ("212", "312", "415", "503", "617", "720", "804", "919")
+#: Area codes for the fictional 555-01xx numbers: 2xx to 9xx except N11 and N9x, so about
+#: 71,000 different numbers and a whole number is near-unique, as a real one is.
+AREA_CODES = tuple(
+    f"{a}{b}{c}" for a in range(2, 10) for b in range(9) for c in range(10) if (b, c) != (1, 1)
+)
 
 
 @dataclass(frozen=True)
@@ -598,7 +648,8 @@ def generate_personal(
     if age is None:
         age = _person(rng).age
     today = submitted_at.astimezone(ZoneInfo(timezone)).date()
-    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    first = rng.choices(FIRST_NAMES, cum_weights=FIRST_CUM_WEIGHTS)[0]
+    last = rng.choices(LAST_NAMES, cum_weights=LAST_CUM_WEIGHTS)[0]
     email = None
     if rng.random() < 0.45:
         email = f"{first}.{last}{rng.randrange(100)}@example.com".lower()

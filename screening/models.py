@@ -107,6 +107,12 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_submission_status_outcome", "status", "outcome", "urgency", "submitted_at"),
         Index("ix_submission_outcome_queue", "outcome", "urgency", "submitted_at"),
         Index("ix_submission_submitted_at", "submitted_at"),
+        # Search within the user's clinics: the clinic and the start of a name or phone
+        # number in one index, so no planner (SQLite keeps no statistics unless ANALYZE
+        # runs) walks the clinic's whole queue testing each row's name instead.
+        Index("ix_submission_clinic_search_name", "clinic_id", "search_name"),
+        Index("ix_submission_clinic_search_last", "clinic_id", "search_last"),
+        Index("ix_submission_clinic_search_phone", "clinic_id", "search_phone"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,6 +1,14 @@
 """The staff queue: urgent first, then the longest waiting, with filters and search.
 
-Every query here is served by an index on ``submission`` (see its ``__table_args__``);
+Every query here is served by an index on ``submission`` (see its ``__table_args__``) and
+reads a bounded number of index entries and rows, whatever the size of the table:
+
+- a page reads :data:`PAGE_SIZE` rows in index order, after ``(page - 1) * PAGE_SIZE``
+  index entries;
+- a count stops after :data:`COUNT_CAP` + 1 index entries;
+- a search reads at most :data:`SEARCH_CAP` + 1 matches per kind of match (name, last
+  name, phone, reference) and loads whole rows only for the page shown.
+
 tests/benchmarks/bench_queue.py measures it at 1,000 and 100,000 rows.
 """
 
@@ -11,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import Select, false, func, select, union
+from sqlalchemy.orm import defer
 
 from screening.extensions import db
 from screening.models import STATUS_LABELS, StaffUser, Submission, normalise_code
@@ -20,7 +29,14 @@ PAGE_SIZE = 25
 #: Counts stop at this number ("1,000+"): past it a person needs filters, not a figure,
 #: and a capped count reads at most this many index entries however large the table.
 COUNT_CAP = 1000
+#: A search lists at most this many matches. Past it the term is too broad to pick out a
+#: person (a common name, a few letters), so the page asks for more of the name or the
+#: phone number instead of listing some of them in an order that would not be the
+#: queue's; and a search for a common name reads this many rows at most, not all of them.
+SEARCH_CAP = 100
 OUTCOMES = ("SEEK_CARE", "NOT_A_FIT", "DISCUSS_WITH_CONCERNS", "DISCUSS")
+#: Large JSON columns the list never shows: not loaded (nor decoded) for a page.
+_NOT_LISTED = (Submission.answers, Submission.result, Submission.questions, Submission.fired_rules)
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,18 @@ class Filters:
         )
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of the queue or of a search."""
+
+    rows: list[Submission]
+    #: Matches in all: exact up to :data:`COUNT_CAP` (a search: :data:`SEARCH_CAP`), then
+    #: the cap + 1.
+    total: int
+    #: A search matched more than :data:`SEARCH_CAP`: nothing is listed (``rows`` is empty).
+    too_many: bool = False
+
+
 def visible(user: StaffUser, everywhere: bool = False) -> Select:
     """Submissions ``user`` may see: their clinics', or all with ``everywhere``.
 
@@ -65,7 +93,10 @@ def visible(user: StaffUser, everywhere: bool = False) -> Select:
     """
     query = select(Submission)
     if not everywhere:
-        query = query.where(Submission.clinic_id.in_([c.id for c in user.clinics]))
+        clinic_ids = [c.id for c in user.clinics]
+        # No clinic, no rows: a constant false, which the planners check once. An empty
+        # IN list is not constant to them, and they walked the whole index testing it.
+        query = query.where(Submission.clinic_id.in_(clinic_ids) if clinic_ids else false())
     return query
 
 
@@ -88,13 +119,15 @@ def _prefix(column: Any, text: str) -> Any:
     return (column >= text) & (column < text + "\uffff")
 
 
-def search_condition(term: str) -> Any:
+def search_conditions(term: str) -> list[Any]:
     """Match a reference code, the start of a name or last name, or the end of a phone number.
 
-    Runs the lookups now and returns a condition on their ids (at most COUNT_CAP + 1).
+    One condition per kind of match, each served by its own index.
     """
     term = " ".join(term.lower().split())[:100]
-    conditions = [_prefix(Submission.search_name, term), _prefix(Submission.search_last, term)]
+    conditions = [_prefix(Submission.search_name, term)]
+    if " " not in term:  # search_last holds one word
+        conditions.append(_prefix(Submission.search_last, term))
     code = normalise_code(term)
     if len(code.replace("-", "")) == 9:
         conditions.append(Submission.reference == code)
@@ -102,12 +135,31 @@ def search_condition(term: str) -> Any:
     if len(digits) >= 4 and len(digits) >= len(term.replace(" ", "")) - 4:
         # Stored reversed: the end of the number typed matches as a prefix.
         conditions.append(_prefix(Submission.search_phone, digits[::-1]))
-    # Each test is its own indexed lookup. The few matching ids are fetched first and then
-    # meet the other filters: as one OR, or as a subquery, inside the clinic's ordered
-    # query, the planners walked the whole queue index testing every row.
-    matches = union(*(select(Submission.id).where(condition) for condition in conditions))
-    ids = db.session.scalars(select(matches.subquery().c.id).limit(COUNT_CAP + 1)).all()
-    return Submission.id.in_(ids)
+    return conditions
+
+
+def _search(query: Select, term: str, page: int) -> Page:
+    """One page of the rows of ``query`` that match ``term``, in queue order."""
+    # Each kind of match is its own lookup, led by its index ((clinic_id, search_name) and
+    # the like within clinics, search_name ... across all of them) and stopped after
+    # SEARCH_CAP + 1 rows; only the order keys are read. As one OR, or ordered in SQL, the
+    # planners walked the whole queue index instead, testing every row; so the few
+    # matches are ordered here, and whole rows loaded for the page shown only.
+    keys = query.with_only_columns(Submission.id, Submission.urgency, Submission.submitted_at)
+    arms = [keys.where(match).limit(SEARCH_CAP + 1).subquery() for match in search_conditions(term)]
+    found = db.session.execute(union(*(select(*arm.c) for arm in arms))).all()
+    if len(found) > SEARCH_CAP:
+        return Page([], SEARCH_CAP + 1, too_many=True)
+    found.sort(key=lambda row: (row.urgency, row.submitted_at, row.id))
+    start = (page - 1) * PAGE_SIZE
+    ids = [row.id for row in found[start : start + PAGE_SIZE]]
+    shown = _listed(select(Submission).where(Submission.id.in_(ids)))
+    by_id = {row.id: row for row in db.session.scalars(shown)} if ids else {}
+    return Page([by_id[i] for i in ids], len(found))
+
+
+def _listed(query: Select) -> Select:
+    return query.options(*(defer(column) for column in _NOT_LISTED))
 
 
 def _count(query: Select) -> int:
@@ -116,25 +168,19 @@ def _count(query: Select) -> int:
     return int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
 
 
-def page_of(
-    user: StaffUser, filters: Filters, search: str = "", everywhere: bool = False
-) -> tuple[list[Submission], int]:
-    """Return one page of the queue and the number of matches (capped, see ``_count``)."""
+def page_of(user: StaffUser, filters: Filters, search: str = "", everywhere: bool = False) -> Page:
+    """Return one page of the queue, or of the matches of ``search``, and their number."""
     query = _filtered(visible(user, everywhere), filters)
     if search.strip():
-        # At most COUNT_CAP + 1 matches: fetch them by id and order them here. Ordered in
-        # SQL, both planners walked the queue index testing each row against the ids.
-        found = db.session.scalars(query.where(search_condition(search))).all()
-        found = sorted(found, key=lambda row: (row.urgency, row.submitted_at, row.id))
-        start = (filters.page - 1) * PAGE_SIZE
-        return found[start : start + PAGE_SIZE], len(found)
+        return _search(query, search, filters.page)
     total = _count(query)
     rows = db.session.scalars(
-        query.order_by(Submission.urgency, Submission.submitted_at, Submission.id)
+        _listed(query)
+        .order_by(Submission.urgency, Submission.submitted_at, Submission.id)
         .offset((filters.page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     ).all()
-    return list(rows), total
+    return Page(list(rows), total)
 
 
 def status_counts(user: StaffUser, filters: Filters, everywhere: bool = False) -> dict[str, int]:

@@ -297,28 +297,33 @@ def password() -> Any:
 def _queue_page(search: str = "") -> str:
     filters = queue.Filters.from_args(request.values)
     everywhere = sees_every_clinic(current_user)
-    rows, total = queue.page_of(current_user, filters, search, everywhere)
-    # Lists are audited with the ids shown (security L01); a search also notes that one ran.
-    action = "submission.search" if search.strip() else "submission.list"
-    audit.record(action, detail={"ids": [row.id for row in rows]})
+    found = queue.page_of(current_user, filters, search, everywhere)
     clinics = db.session.scalars(select(Clinic).order_by(Clinic.name)).all()
     if not everywhere:
         clinics = [c for c in clinics if c in current_user.clinics]
-    return render_template(
+    cap = queue.SEARCH_CAP if search.strip() else queue.COUNT_CAP
+    html = render_template(
         "staff/queue.html",
-        rows=rows,
-        total=total,
+        rows=found.rows,
+        total=found.total,
+        too_many=found.too_many,
         filters=filters,
         counts=queue.status_counts(current_user, filters, everywhere),
         clinics=clinics,
         search=search,
-        pages=max(1, -(-min(total, queue.COUNT_CAP) // queue.PAGE_SIZE)),
+        pages=max(1, -(-min(found.total, cap) // queue.PAGE_SIZE)),
         page_size=queue.PAGE_SIZE,
-        cap=queue.COUNT_CAP,
+        cap=cap,
         statuses=STATUS_LABELS,
         outcomes=queue.OUTCOMES,
         args={k: v for k, v in request.args.items() if k != "page"},
     )
+    # Lists are audited with the ids shown (security L01); a search also notes that one ran.
+    # Written once the page is rendered: its commit expires the rows, and rendering them
+    # after it would load each one again, one query per row.
+    action = "submission.search" if search.strip() else "submission.list"
+    audit.record(action, detail={"ids": [row.id for row in found.rows]})
+    return html
 
 
 @bp.get("/")
