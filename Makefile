@@ -8,7 +8,12 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 FLASK := $(PY) -m flask --app screening
 
-.PHONY: run test lint bench help
+TRANSLATIONS := screening/translations
+CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+PYBABEL := PYTHONPATH=. .venv/bin/pybabel
+
+.PHONY: run test lint bench help messages translations
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,12 +31,23 @@ instance/config.py:
 	@chmod 600 $@
 	@echo "Wrote a new random SECRET_KEY to $@"
 
-run: .venv/.synced instance/config.py  ## migrate and serve http://127.0.0.1:5000 on SQLite in instance/
+# The app reads compiled catalogues (.mo, not committed); they are rebuilt when a .po changes.
+%.mo: %.po .venv/.synced
+	$(PYBABEL) -q compile -i $< -o $@
+
+translations: $(COMPILED)  ## compile the translation catalogues (.po -> .mo) the app reads
+
+messages: .venv/.synced  ## extract the patient text into messages.pot and update every .po
+	$(PYBABEL) -q extract -F $(TRANSLATIONS)/babel.cfg -k N_ --no-wrap --sort-by-file \
+		--project screening -o $(TRANSLATIONS)/messages.pot .
+	$(PYBABEL) -q update --no-wrap --ignore-obsolete -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+
+run: .venv/.synced instance/config.py $(COMPILED)  ## migrate and serve http://127.0.0.1:5000 on SQLite in instance/
 	SCREENING_ENVIRONMENT=development $(FLASK) db upgrade
 	SCREENING_ENVIRONMENT=development $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: .venv/.synced  ## run the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
-	$(PY) -m pytest --cov=screening --cov-branch --cov-report=
+test: .venv/.synced $(COMPILED)  ## run the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
+	$(PY) -m pytest -n auto --cov=screening --cov-branch --cov-report=
 	$(PY) -m coverage report --include='screening/scoring/*' --fail-under=100 --show-missing --skip-covered
 	$(PY) -m coverage report --fail-under=85 --skip-covered
 

@@ -1,10 +1,18 @@
-"""Shared fixtures: a real database (SQLite file, or PostgreSQL when DATABASE_URL is set)."""
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL when DATABASE_URL is set).
+
+Under pytest-xdist (``make test`` runs ``-n auto``) each worker gets a database of its own
+on the DATABASE_URL server, ``<name>_gw0``, ``<name>_gw1``..., since every test creates and
+drops its tables in the one database it is given. SQLite needs nothing: its file is per test.
+"""
 
 from __future__ import annotations
 
 import os
 
+import psycopg
 import pytest
+from psycopg import sql
+from sqlalchemy.engine import URL, make_url
 
 from screening import create_app
 from screening.config import database_url_from_env
@@ -65,6 +73,66 @@ def patient(app):
 @pytest.fixture()
 def runner(app):
     return app.test_cli_runner()
+
+
+# ------------------------------------------------------------------ one database per xdist worker
+
+WORKER_DATABASE = pytest.StashKey[tuple[str, URL, str]]()
+
+
+def _server(url: URL) -> str:
+    """The libpq URI of ``url``'s server and database, for psycopg itself."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _recreate(url: URL, name: str, *, create: bool) -> None:
+    """Drop database ``name`` (and create it afresh) from a connection to ``url``'s database.
+
+    Autocommit: CREATE/DROP DATABASE cannot run in a transaction. FORCE ends connections a
+    killed earlier run may have left behind.
+    """
+    with psycopg.connect(_server(url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        if create:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def pytest_configure(config):
+    """On an xdist worker with DATABASE_URL set, point DATABASE_URL at the worker's database.
+
+    Plain ``pytest`` (no worker) is left exactly as it was. The environment variable, not
+    just the fixture, is changed so that everything reading it (create_app, the tests that
+    check the engine, subprocesses) sees the same database.
+    """
+    original = os.environ.get("DATABASE_URL")
+    if not original:
+        return
+    base = make_url(original)
+    distributed = getattr(config.option, "dist", "no") != "no"
+    if distributed and not (base.drivername.startswith("postgres") and base.database):
+        # Checked once, in the xdist controller: workers sharing one SQLite file (or an
+        # unnamed database) would collide.
+        raise pytest.UsageError(
+            "with pytest-xdist (-n), DATABASE_URL must name a PostgreSQL database "
+            "(each worker gets <name>_gwN beside it); run without -n otherwise"
+        )
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker is None:
+        return
+    name = f"{base.database}_{worker}"
+    _recreate(base, name, create=True)
+    config.stash[WORKER_DATABASE] = (original, base, name)
+    os.environ["DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_unconfigure(config):
+    if WORKER_DATABASE not in config.stash:
+        return
+    original, base, name = config.stash[WORKER_DATABASE]
+    os.environ["DATABASE_URL"] = original
+    _recreate(base, name, create=False)
 
 
 def pytest_report_header(config):
