@@ -11,6 +11,7 @@ from screening import (
     cli,
     database,  # noqa: F401  (registers the SQLite engine settings)
     errors,
+    i18n,
     observability,
     ratelimit,
     security,
@@ -46,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(HERE, "migrations"))
     csrf.init_app(app)
+    i18n.init_app(app)
 
     audit.init_app(app)
 

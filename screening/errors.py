@@ -12,26 +12,27 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from screening.extensions import db
+from screening.i18n import N_
 from screening.observability import current_request_id
 
 log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: (
-        "We could not read that page",
-        "Something in the form was not as we expected. Go back and try again.",
+        N_("We could not read that page"),
+        N_("Something in the form was not as we expected. Go back and try again."),
     ),
-    404: ("Page not found", "Check the address, or start from the first page."),
-    405: ("Page not found", "Check the address, or start from the first page."),
-    413: ("That was too much to send", "Please make your answers shorter and try again."),
-    429: ("Too many tries", "Too many tries. Please wait a minute and try again."),
+    404: (N_("Page not found"), N_("Check the address, or start from the first page.")),
+    405: (N_("Page not found"), N_("Check the address, or start from the first page.")),
+    413: (N_("That was too much to send"), N_("Please make your answers shorter and try again.")),
+    429: (N_("Too many tries"), N_("Too many tries. Please wait a minute and try again.")),
     500: (
-        "Sorry, something went wrong",
-        "Your saved answers are safe. Please try again in a few minutes.",
+        N_("Sorry, something went wrong"),
+        N_("Your saved answers are safe. Please try again in a few minutes."),
     ),
     503: (
-        "Sorry, the service is busy",
-        "Your saved answers are safe. Please try again in a few minutes.",
+        N_("Sorry, the service is busy"),
+        N_("Your saved answers are safe. Please try again in a few minutes."),
     ),
 }
 

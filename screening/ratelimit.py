@@ -50,6 +50,7 @@ from werkzeug.wrappers import Response
 
 from screening import errors, observability
 from screening.extensions import db
+from screening.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ VIEW_ATTRIBUTE = "rate_limit_setting"
 
 #: Above this many seconds the page no longer says "wait a minute".
 LONG_WAIT = 120
-LONG_WAIT_TEXT = "Too many tries. Please try again later."
+LONG_WAIT_TEXT = N_("Too many tries. Please try again later.")
 
 MAX_KEY_LENGTH = 255
 

@@ -1,17 +1,21 @@
 """What a patient is shown after submitting: built from the stored result.
 
-A pure function of a stored submission, used by the result page, its print view and its
-PDF, so all three say the same thing.
+A function of a stored submission, used by the result page, its print view and its PDF,
+so all three say the same thing. The stored result is English (the scorer's words); it is
+shown in the patient's language, with English kept for any wording the catalogue lacks
+(a reason stored under an older rule set, say).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
+from screening.i18n import join_words, translate
 from screening.models import Submission
 from screening.scoring import Effect, headline, load_ruleset, question_text
 
-QUESTIONS_HEADING = "Questions to bring to your appointment"
 #: Rules after which the patient is told not to stop blood thinners or aspirin (spec 5.1 item 5).
 BLOOD_THINNER_RULES = frozenset({"C06_ANTICOAGULANT", "P01_ASPIRIN_NSAID"})
 
@@ -61,14 +65,17 @@ def build(submission: Submission) -> PatientResult:
         reference=submission.reference,
         outcome=stored["outcome"],
         care_level=stored["care_level"],
-        headline=headline(stored["outcome"], stored["care_level"]),
-        reasons=tuple(reasons[:split]),
-        fits=tuple(reasons[split:]),
-        questions=tuple(question_text(qid, submission.answers) for qid in stored["questions"]),
+        headline=translate(headline(stored["outcome"], stored["care_level"])),
+        reasons=tuple(translate(reason) for reason in reasons[:split]),
+        fits=tuple(translate(reason) for reason in reasons[split:]),
+        questions=tuple(
+            question_text(qid, submission.answers, translate=translate, join=join_words)
+            for qid in stored["questions"]
+        ),
         questions_heading=(
-            load_ruleset().for_later_heading
+            translate(load_ruleset().for_later_heading)
             if seek_care
-            else "Questions to bring to your appointment"
+            else _("Questions to bring to your appointment")
         ),
         blood_thinner_warning=bool(BLOOD_THINNER_RULES & set(fired)),
         after_injection_signs=stored["outcome"] in ("DISCUSS", "DISCUSS_WITH_CONCERNS"),

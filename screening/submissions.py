@@ -68,7 +68,11 @@ def final_answers(draft: Draft, consent: bool, today: date) -> dict:
 
 
 def submit(
-    draft: Draft, consent: bool, today: date, clinic_ids: tuple[int, ...] = ()
+    draft: Draft,
+    consent: bool,
+    today: date,
+    clinic_ids: tuple[int, ...] = (),
+    language: str = "en",
 ) -> Submission:
     """Create the draft's submission, or return the one it already made.
 
@@ -78,6 +82,7 @@ def submit(
 
     :param clinic_ids: the active clinics. With one, it receives the submission; with
         several, the patient's choice must be one of them.
+    :param language: the language the patient answered in (shown to staff).
     :raise NotReady: when an answer is missing or invalid.
     """
     if draft.submission_id is not None:
@@ -103,6 +108,7 @@ def submit(
             questionnaire_version=questionnaire.VERSION,
             started_at=draft.created_at,
             clinic_id=clinic_id,
+            language=language,
             **search_keys(personal),
         )
         apply_result(submission, result)

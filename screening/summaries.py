@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from screening.i18n import ENGLISH_NAMES
 from screening.models import Submission
 from screening.scoring import Effect, load_ruleset, question_text, questionnaire
 
@@ -56,7 +57,6 @@ OUTCOME_LABELS = {
     "DISCUSS": "Discuss",
 }
 CARE_LEVEL_LABELS = {"EMERGENCY": "emergency now", "PROMPT": "within 24 hours"}
-LANGUAGES = {"en": "English", "es": "Spanish"}
 BEST_TIMES = {
     "morning": "Morning (8 am to 12 pm)",
     "afternoon": "Afternoon (12 pm to 5 pm)",
@@ -536,7 +536,7 @@ def build_summary(submission: Submission, timezone: str = "America/New_York") ->
         email=_text(personal.get("email")),
         clinic=clinic.name if clinic is not None else "Not chosen",
         submitted=_submitted(submission.submitted_at, timezone),
-        language=LANGUAGES.get(submission.language or "en", submission.language),
+        language=ENGLISH_NAMES.get(submission.language or "en", submission.language),
         outcome=outcome,
         outcome_label=label,
         care_level=care_level,

@@ -14,6 +14,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -25,16 +26,17 @@ from wtforms import (
     TextAreaField,
 )
 
+from screening.i18n import N_, translate
 from screening.questionnaire.steps import CONTACT_FIELDS, DOB_FIELDS, Step
 from screening.scoring import questionnaire
 from screening.scoring.questionnaire import Question
 
 #: Contact page: when to call (code, label).
 BEST_TIMES = (
-    ("morning", "Morning (8 am to 12 pm)"),
-    ("afternoon", "Afternoon (12 pm to 5 pm)"),
-    ("evening", "Early evening (5 pm to 7 pm)"),
-    ("any_time", "Any time"),
+    ("morning", N_("Morning (8 am to 12 pm)")),
+    ("afternoon", N_("Afternoon (12 pm to 5 pm)")),
+    ("evening", N_("Early evening (5 pm to 7 pm)")),
+    ("any_time", N_("Any time")),
 )
 PERSONAL_LIMITS = {"full_name": 100, "phone": 30, "email": 254}
 PHONE_RE = re.compile(r"^[0-9+()\-. ]{7,30}$")
@@ -141,50 +143,53 @@ def coded_value(question: Question, field: Field) -> Any:
 
 def _required_message(question: Question) -> str:
     if question.type == "yes_no":
-        return "Select yes or no."
+        return _("Select yes or no.")
     if question.type == "scale":
-        return "Select a number from 0 to 10."
+        return _("Select a number from 0 to 10.")
     if question.type == "multi":
-        return "Select at least one answer."
+        return _("Select at least one answer.")
     if question.type == "text":
-        return "Enter an answer, or go back and change the answer above."
+        return _("Enter an answer, or go back and change the answer above.")
     if question.type == "bool":
-        return "Tick the box to show you understand."
-    return "Select an answer."
+        return _("Tick the box to show you understand.")
+    return _("Select an answer.")
 
 
 def problem_message(question: Question, problem: str, value: Any) -> str:
     """Return the patient-facing message for a validation problem."""
     if problem == "exclusive":
-        label = question.label_for(question.exclusive or "")
-        return f"You picked “{label}” and another answer. Pick “{label}” on its own, or untick it."
+        label = translate(question.label_for(question.exclusive or ""))
+        return _(
+            "You picked “%(label)s” and another answer. Pick “%(label)s” on its own, or untick it.",
+            label=label,
+        )
     if problem == "too_long":
-        return f"Use {question.max_length} characters or fewer. You have used {len(value)}."
+        return too_long(question.max_length or 0, len(value))
     if problem == "characters":
-        return "Your answer has characters we cannot save. Please type it again."
+        return _("Your answer has characters we cannot save. Please type it again.")
     if question.type == "scale":
-        return "Select a number from 0 to 10."
-    return "Select one of the answers shown."
+        return _("Select a number from 0 to 10.")
+    return _("Select one of the answers shown.")
 
 
 def _dob(form: AnswerForm, today: date) -> tuple[str | None, str | None]:
     """Return (ISO date of birth, error message) from the three date fields."""
     parts = [(form[name].data or "").strip() for name in DOB_FIELDS]
     if not any(parts):
-        return None, "Enter your date of birth."
+        return None, _("Enter your date of birth.")
     if not all(DIGITS_RE.fullmatch(p) for p in parts):
-        return None, "Date of birth must be numbers only, for example 27 3 1980."
+        return None, _("Date of birth must be numbers only, for example 27 3 1980.")
     day, month, year = (int(p) for p in parts)
     if len(parts[2]) != 4:
-        return None, "Year must have 4 numbers, for example 1980."
+        return None, _("Year must have 4 numbers, for example 1980.")
     try:
         born = date(year, month, day)
     except (ValueError, OverflowError):
-        return None, "Date of birth must be a real date."
+        return None, _("Date of birth must be a real date.")
     if born > today:
-        return None, "Date of birth must be in the past."
+        return None, _("Date of birth must be in the past.")
     if age_on(born, today) > 120:
-        return None, "Check the year of your date of birth."
+        return None, _("Check the year of your date of birth.")
     return born.isoformat(), None
 
 
@@ -195,10 +200,14 @@ def age_on(born: date, today: date) -> int:
 
 def _text_problem(value: str, limit: int) -> str | None:
     if BAD_CHARS_RE.search(value):
-        return "Your answer has characters we cannot save. Please type it again."
+        return _("Your answer has characters we cannot save. Please type it again.")
     if len(value) > limit:
-        return f"Use {limit} characters or fewer. You have used {len(value)}."
+        return too_long(limit, len(value))
     return None
+
+
+def too_long(limit: int, used: int) -> str:
+    return _("Use %(limit)d characters or fewer. You have used %(used)d.", limit=limit, used=used)
 
 
 def _contact(form: AnswerForm) -> tuple[dict[str, Any], dict[str, str]]:
@@ -210,17 +219,17 @@ def _contact(form: AnswerForm) -> tuple[dict[str, Any], dict[str, str]]:
         if raw and (problem := _text_problem(raw, limit)):
             errors[name] = problem
     if not values["full_name"]:
-        errors["full_name"] = "Enter your full name."
+        errors["full_name"] = _("Enter your full name.")
     if not values["phone"]:
-        errors["phone"] = "Enter a phone number we can call you on."
+        errors["phone"] = _("Enter a phone number we can call you on.")
     elif "phone" not in errors and not PHONE_RE.match(values["phone"]):
-        errors["phone"] = "Enter a phone number using numbers, like 555 123 4567."
+        errors["phone"] = _("Enter a phone number using numbers, like 555 123 4567.")
     if values["email"] and "email" not in errors and not EMAIL_RE.match(values["email"]):
-        errors["email"] = "Enter an email address like name@example.com, or leave it empty."
+        errors["email"] = _("Enter an email address like name@example.com, or leave it empty.")
     best = form["best_time"].data
     values["best_time"] = best or None
     if best not in dict(BEST_TIMES):
-        errors["best_time"] = "Select the best time to call you."
+        errors["best_time"] = _("Select the best time to call you.")
     return values, errors
 
 
@@ -253,7 +262,7 @@ def check_page(
             if DIGITS_RE.fullmatch(chosen) and int(chosen) in clinic_ids:
                 personal["clinic_id"] = int(chosen)
             else:
-                errors["clinic"] = "Select the clinic you want to go to."
+                errors["clinic"] = _("Select the clinic you want to go to.")
     elif step.personal == CONTACT_FIELDS:
         personal, errors = _contact(form)
     for qid in step.questions:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from screening.i18n import N_
 from screening.scoring import questionnaire
 
 #: Fields of the "About you" and "Contact" pages that are not spec questions.
@@ -58,28 +59,30 @@ def _section(*sections: str) -> tuple[str, ...]:
 _S7 = _section("S7")
 
 STEPS: tuple[Step, ...] = (
-    Step("about-you", "About you", ("preg", "breastfeed"), personal=DOB_FIELDS),
-    Step("how-long", "How long and how it started", _section("S2")),
-    Step("how-bad", "How bad the pain is", _section("S3")),
-    Step("where", "Where it hurts", ("regions", "other_location")),
-    Step("where-most", "Where it hurts most", ("primary_region",)),
-    Step("warning-signs", "Warning signs", _section("S14")),
-    Step("feels-like", "What the pain is like", _section("S5")),
-    Step("triggers", "What brings it on", _section("S6")),
-    Step("treatments", "Treatments you have tried", ("tx", "steroid_inj_3m")),
+    Step("about-you", N_("About you"), ("preg", "breastfeed"), personal=DOB_FIELDS),
+    Step("how-long", N_("How long and how it started"), _section("S2")),
+    Step("how-bad", N_("How bad the pain is"), _section("S3")),
+    Step("where", N_("Where it hurts"), ("regions", "other_location")),
+    Step("where-most", N_("Where it hurts most"), ("primary_region",)),
+    Step("warning-signs", N_("Warning signs"), _section("S14")),
+    Step("feels-like", N_("What the pain is like"), _section("S5")),
+    Step("triggers", N_("What brings it on"), _section("S6")),
+    Step("treatments", N_("Treatments you have tried"), ("tx", "steroid_inj_3m")),
     Step(
         "treatment-results",
-        "How the treatments worked",
+        N_("How the treatments worked"),
         tuple(q for q in _S7 if q not in ("tx", "steroid_inj_3m")),
     ),
-    Step("medicines", "Medicines", _section("S8")),
-    Step("allergies", "Allergies", _section("S9")),
-    Step("health-history", "Bleeding and health history", _section("S10")),
+    Step("medicines", N_("Medicines"), _section("S8")),
+    Step("allergies", N_("Allergies"), _section("S9")),
+    Step("health-history", N_("Bleeding and health history"), _section("S10")),
     Step(
-        "infection-needles-injury", "Infection, needles and injuries", _section("S11", "S12", "S13")
+        "infection-needles-injury",
+        N_("Infection, needles and injuries"),
+        _section("S11", "S12", "S13"),
     ),
-    Step("goals", "Your goals", ("goals", "questions_free")),
-    Step("contact", "How we can reach you", personal=CONTACT_FIELDS),
+    Step("goals", N_("Your goals"), ("goals", "questions_free")),
+    Step("contact", N_("How we can reach you"), personal=CONTACT_FIELDS),
 )
 
 BY_ID = {step.id: step for step in STEPS}

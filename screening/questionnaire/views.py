@@ -17,12 +17,13 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from screening import audit, results, submissions
+from screening import audit, i18n, results, submissions
 from screening.extensions import db
 from screening.models import Clinic, Draft, Submission
 from screening.pdf import render_pdf
@@ -202,6 +203,9 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     personal = dict(draft.personal) if draft else {}
     form = forms.form_class(step)()
     action = request.form.get("action", "continue")
+    switch_to = action.removeprefix("lang-") if action.startswith("lang-") else None
+    if switch_to is not None and not i18n.choose(switch_to):
+        abort(400)
     clinic_ids = tuple(c.id for c in clinic_choices()) if step.personal == DOB_FIELDS else ()
     page, page_personal, errors = forms.check_page(form, answers, today(), clinic_ids)
 
@@ -234,12 +238,18 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     answers = questionnaire.visible_answers(answers)
 
     if draft is None:
+        if switch_to is not None and not any(page.values()) and not any(page_personal.values()):
+            # Nothing typed yet: switching language need not start a draft.
+            return redirect(step_url(step, request.args.get("return_to")), code=303)
         draft, token = drafts.create()
         remember(token)
     drafts.save(draft, answers, personal, None if errors else step.id)
 
     if action == "save":
         return see_other("questionnaire.saved")
+    if switch_to is not None:
+        # The same page again in the other language, with what was typed saved.
+        return redirect(step_url(step, request.args.get("return_to")), code=303)
     if action == "back":
         prev = steps.previous_step(step, answers)
         return redirect(step_url(prev) if prev else url_for("questionnaire.start"), code=303)
@@ -255,6 +265,21 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     if first is not None and (nxt is None or steps.STEPS.index(first) < steps.STEPS.index(nxt)):
         nxt = first
     return redirect(step_url(nxt) if nxt else url_for("questionnaire.review"), code=303)
+
+
+@bp.post("/language")
+def language() -> Response:
+    """The language switch of pages without answers on them (start, review, result...).
+
+    Question pages post their own form instead, so that what was typed is saved first.
+    """
+    if not i18n.choose(request.form.get("lang", "")):
+        abort(400)
+    target = request.form.get("next", "")
+    # Only a path of this site (never //host or a scheme): no open redirect.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = url_for("questionnaire.start")
+    return redirect(target, code=303)
 
 
 @bp.get("/adults-only")
@@ -305,12 +330,12 @@ def resume() -> Any:
         dob_form = form(formdata=request.form)
         dob, dob_error = forms._dob(dob_form, today())
         if not code:
-            code_error = "Enter the code you were given."
+            code_error = _("Enter the code you were given.")
         elif dob_error is None:
             try:
                 draft = drafts.by_code(code, dob or "")
             except drafts.DraftNotFound:
-                code_error = (
+                code_error = _(
                     "We could not find saved answers with that code and date of birth. "
                     "Check both and try again."
                 )
@@ -346,24 +371,28 @@ def review_sections(answers: dict[str, Any], personal: dict[str, Any]) -> list[d
         rows = []
         if step.personal == DOB_FIELDS:
             rows.append(
-                {"id": "dob", "label": "Date of birth", "value": _format_dob(personal.get("dob"))}
+                {
+                    "id": "dob",
+                    "label": _("Date of birth"),
+                    "value": _format_dob(personal.get("dob")),
+                }
             )
         for qid in step.shown_questions(answers):
             question = questionnaire.QUESTIONS[qid]
             rows.append(
                 {
                     "id": qid,
-                    "label": question.text,
+                    "label": i18n.question_text(question),
                     "value": plain_answer(question, answers.get(qid)),
                 }
             )
         if step.personal == steps.CONTACT_FIELDS:
             best = dict(forms.BEST_TIMES).get(personal.get("best_time") or "")
             for name, label, value in (
-                ("full_name", "Full name", personal.get("full_name")),
-                ("phone", "Phone number", personal.get("phone")),
-                ("email", "Email address", personal.get("email")),
-                ("best_time", "Best time to call", best),
+                ("full_name", _("Full name"), personal.get("full_name")),
+                ("phone", _("Phone number"), personal.get("phone")),
+                ("email", _("Email address"), personal.get("email")),
+                ("best_time", _("Best time to call"), best and i18n.translate(best)),
             ):
                 rows.append({"id": name, "label": label, "value": value})
         sections.append({"step": step, "rows": rows})
@@ -373,8 +402,7 @@ def review_sections(answers: dict[str, Any], personal: dict[str, Any]) -> list[d
 def _format_dob(iso: str | None) -> str | None:
     if not iso:
         return None
-    born = date.fromisoformat(iso)
-    return f"{born.day} {born.strftime('%B')} {born.year}"
+    return i18n.long_date(date.fromisoformat(iso))
 
 
 def plain_answer(question: questionnaire.Question, value: Any) -> str | list[str] | None:
@@ -382,11 +410,11 @@ def plain_answer(question: questionnaire.Question, value: Any) -> str | list[str
     if value is None:
         return None
     if question.type == "multi":
-        return [question.label_for(code) for code in value]
+        return [i18n.translate(question.label_for(code)) for code in value]
     if question.type in questionnaire.CHOICE_TYPES:
-        return question.label_for(value)
+        return i18n.translate(question.label_for(value))
     if question.type == "bool":
-        return "Yes" if value else "No"
+        return _("Yes") if value else _("No")
     return str(value)
 
 
@@ -412,7 +440,7 @@ def render_review(
         form=form,
         errors=errors or {},
         message=message,
-        consent_text=questionnaire.QUESTIONS["consent"].text,
+        consent_text=i18n.question_text(questionnaire.QUESTIONS["consent"]),
         urgent=has_emergency(draft.answers),
     )
 
@@ -430,10 +458,12 @@ def submit() -> Any:
             abort(400)
     form = forms.ConsentForm()
     if not form.consent.data:
-        errors = {"consent": "Tick the box to show you understand, then send your answers."}
+        errors = {"consent": _("Tick the box to show you understand, then send your answers.")}
         return render_review(draft, form, errors)
     try:
-        submissions.submit(draft, True, today(), tuple(c.id for c in clinic_choices()))
+        submissions.submit(
+            draft, True, today(), tuple(c.id for c in clinic_choices()), i18n.current()
+        )
     except submissions.NotReady:
         first = first_incomplete(draft)
         return redirect(step_url(first or steps.FIRST), code=303)
@@ -443,7 +473,7 @@ def submit() -> Any:
         current_app.logger.exception("submit failed")
         db.session.rollback()
         draft = current_draft()
-        message = (
+        message = _(
             "We could not send your answers just now. They are still saved. "
             "Please wait a moment and press “Send my answers” again."
         )
@@ -481,7 +511,7 @@ def _print_html(submission: Submission, pdf: bool) -> str:
     return render_template(
         "questionnaire/result_print.html",
         result=results.build(submission),
-        printed=f"{now.day} {now.strftime('%B %Y')}",
+        printed=i18n.long_date(now),
         pdf=pdf,
     )
 
@@ -524,7 +554,7 @@ def csrf_expired(error: CSRFError) -> Any:
     their typing away. Nothing is saved from an unverified post: the page comes back
     with a fresh token and a plain message, and one more press saves it.
     """
-    message = (
+    message = _(
         "This page was open for a long time, so we could not save it yet. "
         "Your answers are still below. Check them and press the button again."
     )
@@ -549,6 +579,6 @@ def csrf_expired(error: CSRFError) -> Any:
     return render_template(
         "errors/error.html",
         code=400,
-        title="This page has expired",
-        text="Go back, reload the page and try again. Answers you saved are safe.",
+        title=_("This page has expired"),
+        text=_("Go back, reload the page and try again. Answers you saved are safe."),
     ), 400

@@ -18,7 +18,7 @@ reads only its own data files, and never reads the clock. The web layer calls
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from screening.scoring import engine, questionnaire
@@ -117,7 +117,11 @@ def headline(
 
 
 def question_text(
-    question_id: str, answers: Mapping[str, Any], ruleset: RuleSet | None = None
+    question_id: str,
+    answers: Mapping[str, Any],
+    ruleset: RuleSet | None = None,
+    translate: Callable[[str], str] | None = None,
+    join: Callable[[Sequence[str]], str] | None = None,
 ) -> str:
     """Return a question to bring in patient wording, placeholders filled from answers.
 
@@ -125,8 +129,16 @@ def question_text(
 
     :param question_id: a catalogue id such as ``"Q20"``.
     :param answers: the patient's coded answers.
+    :param translate: turns each English wording into the reader's language (the web
+        layer passes its gettext); English when omitted.
+    :param join: joins several answers' words ("a, b and c") in that language.
     :raise KeyError: if the catalogue has no such question.
     """
+    extra: dict[str, Any] = {}
+    if translate is not None:
+        extra["translate"] = translate
+    if join is not None:
+        extra["join"] = join
     return engine.fill(
-        ruleset or load_ruleset(), question_id, questionnaire.visible_answers(answers)
+        ruleset or load_ruleset(), question_id, questionnaire.visible_answers(answers), **extra
     )

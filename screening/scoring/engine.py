@@ -6,7 +6,7 @@ Everything here is a pure function of the coded answers and a loaded
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,18 +212,38 @@ def questions_to_bring(
     )
 
 
-def fill(ruleset: RuleSet, qid: str, answers: Mapping[str, Any]) -> str:
+def _same(text: str) -> str:
+    return text
+
+
+def english_list(words: Sequence[str]) -> str:
+    """Join words as "a, b and c"."""
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def fill(
+    ruleset: RuleSet,
+    qid: str,
+    answers: Mapping[str, Any],
+    translate: Callable[[str], str] = _same,
+    join: Callable[[Sequence[str]], str] = english_list,
+) -> str:
     """Return the wording of question to bring ``qid`` with its placeholders filled.
 
     :param ruleset: the rule set holding the catalogue.
     :param qid: a catalogue id such as ``Q20``.
     :param answers: the patient's answers (only coded answers are read).
+    :param translate: turns each English wording (the question, each answer's words, a
+        fallback) into the reader's language; the scorer itself knows only English.
+    :param join: joins several answers' words in that language.
     """
-    text = ruleset.catalogue[qid].text
+    text = translate(ruleset.catalogue[qid].text)
     if "{" not in text:
         return text
     words = {
-        name: plain_list(ruleset, name, answers)
+        name: plain_list(ruleset, name, answers, translate, join)
         for name in ruleset.placeholders
         if "{" + name + "}" in text
     }
@@ -232,30 +252,39 @@ def fill(ruleset: RuleSet, qid: str, answers: Mapping[str, Any]) -> str:
     return filled[0].upper() + filled[1:]
 
 
-def plain_list(ruleset: RuleSet, name: str, answers: Mapping[str, Any]) -> str:
+def plain_list(
+    ruleset: RuleSet,
+    name: str,
+    answers: Mapping[str, Any],
+    translate: Callable[[str], str] = _same,
+    join: Callable[[Sequence[str]], str] = english_list,
+) -> str:
     """Name the ticked options behind placeholder ``name`` in plain words."""
     spec = ruleset.placeholders[name]
     question = questionnaire.QUESTIONS[spec.question]
     ticked = answers.get(spec.question) or ()
     words = [
-        plain_words(ruleset, question, code)
+        plain_words(ruleset, question, code, translate)
         for code in (o.code for o in question.options)
         if code in ticked
         and code in spec.codes
         and (spec.effect is None or answers.get(f"{code}_effect") == spec.effect)
     ]
     if not words:
-        return spec.fallback
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + " and " + words[-1]
+        return translate(spec.fallback)
+    return join(words)
 
 
-def plain_words(ruleset: RuleSet, question: questionnaire.Question, code: str) -> str:
+def plain_words(
+    ruleset: RuleSet,
+    question: questionnaire.Question,
+    code: str,
+    translate: Callable[[str], str] = _same,
+) -> str:
     """Return an option's label as it reads inside a sentence."""
     if code in ruleset.plain_words:
-        return ruleset.plain_words[code]
-    label = question.label_for(code)
+        return translate(ruleset.plain_words[code])
+    label = translate(question.label_for(code))
     # Lower-case a leading capital ("Massage"), but keep acronyms ("TENS ...").
     if len(label) > 1 and label[1].islower():
         return label[0].lower() + label[1:]

@@ -70,6 +70,9 @@ class Question:
     emergency: bool = False
     #: For expanded per-treatment questions: the treatment code they ask about.
     about: str | None = None
+    #: For expanded questions: the wording before the treatment was filled in
+    #: ("{treatment}: how did it work for you?"), so it can be translated whole.
+    text_template: str | None = field(default=None, compare=False)
     codes: frozenset[str] = field(default=frozenset(), compare=False)
 
     def label_for(self, code: str) -> str:
@@ -138,6 +141,7 @@ def load(path: Path = DATA_FILE) -> tuple[dict[str, Question], dict[str, Region]
                     text=raw["text"].format(treatment=option.label),
                     shown_when={"q": source.id, "op": "has", "value": option.code},
                     about=option.code,
+                    text_template=raw["text"],
                 )
         else:
             questions[raw["id"]] = _make(raw, options)

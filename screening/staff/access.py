@@ -56,6 +56,7 @@ PUBLIC = frozenset(
         "questionnaire.result_print",
         "questionnaire.result_pdf",
         "questionnaire.start_again",
+        "questionnaire.language",
         "staff.login",
     }
 )
