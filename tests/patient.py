@@ -39,6 +39,8 @@ class Patient:
         return response
 
     def _remember_token(self, response) -> None:
+        if response.mimetype != "text/html":
+            return  # a PDF or CSV has no form to post back
         match = TOKEN_RE.search(response.get_data(as_text=True))
         if match:
             self.token = match.group(1) or match.group(2)

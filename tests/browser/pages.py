@@ -414,6 +414,13 @@ class BasePage:
     def urgent_card(self):
         return self.page.locator("#urgent")
 
+    def language(self) -> str:
+        return self.page.evaluate("document.documentElement.lang")
+
+    def switch_language(self, code: str) -> BasePage:
+        """Press the language switch in the page header (it keeps what was typed)."""
+        return self._go(f'header button.language-switch__button[lang="{code}"]')
+
 
 class StartPage(BasePage):
     path = "/"

@@ -252,3 +252,26 @@ def test_result_questions_are_filled() -> None:
     assert result.asked[0].id == "Q20"
     assert "rivaroxaban (Xarelto)" in result.asked[0].text
     assert "{" not in "".join(q.text for q in result.asked)
+
+
+def test_question_text_translates_every_part_and_joins_in_that_language() -> None:
+    # The scorer knows only English; the web layer hands it a translator and a joiner.
+    words = {
+        "I take a blood thinner: {names}. What should I do about it before the shot? "
+        "I will not stop it unless the doctor who prescribed it says so.": "Tomo: {names}.",
+        "Warfarin (Coumadin, Jantoven)": "Warfarina (Coumadin)",
+        "Apixaban (Eliquis)": "Apixabán (Eliquis)",
+        "something the clinic may use": "algo que la clínica pueda usar",
+    }
+
+    def spanish_list(items) -> str:
+        return " y ".join(items)
+
+    answers = {**BASELINE, "bt": ["bt_warfarin", "bt_apixaban"]}
+    text = question_text("Q20", answers, translate=lambda s: words.get(s, s), join=spanish_list)
+    assert text == "Tomo: warfarina (Coumadin) y apixabán (Eliquis)."
+    # A fallback is translated too.
+    fallback = question_text(
+        "Q24", {**BASELINE, "allergy": ["alg_none"]}, translate=lambda s: words.get(s, s)
+    )
+    assert "something the clinic may use" not in fallback
