@@ -38,7 +38,7 @@ instance/config.py:
 translations: $(COMPILED)  ## compile the translation catalogues (.po -> .mo) the app reads
 
 messages: .venv/.synced  ## extract the patient text into messages.pot and update every .po
-	$(PYBABEL) -q extract -F $(TRANSLATIONS)/babel.cfg -k N_ --no-wrap --sort-by-file \
+	$(PYBABEL) -q extract -F $(TRANSLATIONS)/babel.cfg -k N_ --no-wrap --sort-by-file --add-location=file \
 		--project screening -o $(TRANSLATIONS)/messages.pot .
 	$(PYBABEL) -q update --no-wrap --ignore-obsolete -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
 

@@ -194,6 +194,45 @@ class Checks:
             assert problems == [], f"layout on {name} at {page.viewport_size}: {problems}"
 
 
+class PageWeights:
+    """A check that weighs each page's first load, as if nothing were cached.
+
+    The bytes of the HTML and of every stylesheet, script and image it loads, uncompressed,
+    by page name and path. Every one must come from ``origin``.
+    """
+
+    def __init__(self, page, origin: str) -> None:
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # each load is a first
+        self.origin = origin
+        self.responses: list = []
+        self.pages: dict[str, dict[str, int]] = {}
+        page.on("response", lambda response: self.responses.append(response))
+
+    def __call__(self, page, name: str) -> None:
+        parts: dict[str, int] = {}
+        for response in self.responses:
+            kind = response.request.resource_type
+            if response.status != 200 or kind not in ("document", "stylesheet", "script", "image"):
+                continue
+            assert response.url.startswith(self.origin), response.url
+            parts[urlsplit(response.url).path] = len(response.body())
+        self.responses.clear()
+        self.pages[name] = parts
+
+    def report(self, title: str) -> str:
+        lines = [f"\n{title}, first load, uncompressed (bytes):"]
+        for name, parts in self.pages.items():
+            detail = ", ".join(f"{k.rsplit('/', 1)[-1] or '/'} {v}" for k, v in parts.items())
+            lines.append(f"  {name:<26} {sum(parts.values()):>7}   ({detail})")
+        return "\n".join(lines)
+
+    def over(self, budget: int) -> dict[str, int]:
+        totals = {name: sum(parts.values()) for name, parts in self.pages.items()}
+        return {name: total for name, total in totals.items() if total > budget}
+
+
 # ------------------------------------------------------------------ drivers
 
 #: How many Tab stops from the focused element to the target (negative: backwards).

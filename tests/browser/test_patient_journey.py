@@ -8,7 +8,6 @@ request any scenario makes is recorded and must go to the app's own origin.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,6 +20,7 @@ from tests.browser.pages import (
     Journey,
     Keyboard,
     Mouse,
+    PageWeights,
     ResultPage,
     ReviewPage,
     SavedPage,
@@ -258,6 +258,9 @@ def test_back_button_and_change_links_keep_answers(page, live_server, requests_l
     review = complete_with(trip, V01, CONTACT, start=trip.landed())
     assert isinstance(review, ReviewPage), review
     before = review.rows()
+    # Each Change link is named after its question, for a screen reader's list of links.
+    question = questionnaire.QUESTIONS["dur"].text
+    assert page.get_by_role("link", name=f"Change {question}", exact=True).count() == 1
 
     # A Change link opens the page at that question and comes back to the review.
     step = review.change("dur")
@@ -348,26 +351,10 @@ def test_every_patient_page_screenshots_and_page_weight(
     for old in screenshots_dir.glob("*.png"):
         old.unlink()
     page = open_context(viewport=DESKTOP).new_page()
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # every load is a first load
-    responses = []
-    page.on("response", lambda response: responses.append(response))
-    weights: dict[str, dict[str, int]] = {}
-
-    def weigh(page, name: str) -> None:
-        parts: dict[str, int] = {}
-        for response in responses:
-            kind = response.request.resource_type
-            if response.status != 200 or kind not in ("document", "stylesheet", "script", "image"):
-                continue
-            assert response.url.startswith(live_server.url), response.url
-            parts[urlsplit(response.url).path] = len(response.body())
-        responses.clear()
-        weights[name] = parts
+    weigh = PageWeights(page, live_server.url)
 
     def shoot(page, name: str) -> None:
-        number = len(weights)
+        number = len(weigh.pages)
         page.screenshot(path=screenshots_dir / f"desktop-{number:02d}-{name}.png", full_page=True)
         page.set_viewport_size(MOBILE)
         page.screenshot(path=screenshots_dir / f"mobile-{number:02d}-{name}.png", full_page=True)
@@ -381,13 +368,9 @@ def test_every_patient_page_screenshots_and_page_weight(
 
     shots = sorted(p.name for p in screenshots_dir.glob("*.png"))
     assert len(shots) == 2 * len(trip.checks.visited) >= 40, shots
-    print("\nPage weight, first load, uncompressed (bytes):")
-    for name, parts in weights.items():
-        detail = ", ".join(f"{k.rsplit('/', 1)[-1] or '/'} {v}" for k, v in parts.items())
-        print(f"  {name:<26} {sum(parts.values()):>7}   ({detail})")
-    assert "/static/js/bodymap.js" in weights["where"]  # the body map page's own files count
-    over = {name: sum(p.values()) for name, p in weights.items() if sum(p.values()) > PAGE_BUDGET}
-    assert over == {}, f"pages over {PAGE_BUDGET} bytes: {over}"
+    print(weigh.report("Page weight"))
+    assert "/static/js/bodymap.js" in weigh.pages["where"]  # the body map page's own files count
+    assert weigh.over(PAGE_BUDGET) == {}, f"pages over {PAGE_BUDGET} bytes"
     requests_log.assert_same_origin()
 
 

@@ -15,13 +15,14 @@ from tests.browser.pages import (
     Journey,
     Keyboard,
     Mouse,
+    PageWeights,
     ResultPage,
     StepPage,
     axe_violations,
     complete_with,
     visible_text,
 )
-from tests.browser.test_patient_journey import PHONE_320, ZOOM_200
+from tests.browser.test_patient_journey import PAGE_BUDGET, PHONE_320, ZOOM_200
 from tests.catalogue import translations
 from tests.factories import BASELINE, CONTACT
 from tests.patient import clinic_today
@@ -40,10 +41,14 @@ def in_spanish(page, name: str) -> None:
 def test_keyboard_only_in_spanish_reaches_the_discuss_result(page, live_server, requests_log):
     """Switch to Spanish with the keyboard on the start page, then finish with keys only.
 
-    Every page after the switch is in Spanish (html lang) and has 0 axe violations.
+    Every page after the switch is in Spanish (html lang), has 0 axe violations and stays
+    within the page weight budget (Spanish runs longer than English).
     """
     keys = Keyboard(page)
-    trip = Journey(page, driver=keys, today=clinic_today(live_server.app))
+    weigh = PageWeights(page, live_server.url)
+    trip = Journey(
+        page, driver=keys, checks=Checks(extra=[weigh]), today=clinic_today(live_server.app)
+    )
     start = trip.open("/")
     assert start.language() == "en"
     start = start.switch_language("es")
@@ -54,6 +59,9 @@ def test_keyboard_only_in_spanish_reaches_the_discuss_result(page, live_server, 
     assert result.heading() == spanish("Your result")
     assert visible_text(result.headline()).startswith(spanish(headline("DISCUSS"))[:60])
     assert keys.keys["Enter"] > 0 and keys.keys["Tab"] > 0
+    print(weigh.report("Page weight in Spanish"))
+    assert len(weigh.pages) >= 17
+    assert weigh.over(PAGE_BUDGET) == {}, f"pages over {PAGE_BUDGET} bytes"
     requests_log.assert_same_origin()
 
 
