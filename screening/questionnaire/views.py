@@ -239,8 +239,8 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
 
     if draft is None:
         if switch_to is not None and not any(page.values()) and not any(page_personal.values()):
-            # Nothing typed yet: switching language need not start a draft.
-            return redirect(step_url(step, request.args.get("return_to")), code=303)
+            # Nothing valid typed yet: switching language need not start a draft.
+            return _switched(step, form, answers, errors)
         draft, token = drafts.create()
         remember(token)
     drafts.save(draft, answers, personal, None if errors else step.id)
@@ -248,8 +248,7 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     if action == "save":
         return see_other("questionnaire.saved")
     if switch_to is not None:
-        # The same page again in the other language, with what was typed saved.
-        return redirect(step_url(step, request.args.get("return_to")), code=303)
+        return _switched(step, form, answers, errors)
     if action == "back":
         prev = steps.previous_step(step, answers)
         return redirect(step_url(prev) if prev else url_for("questionnaire.start"), code=303)
@@ -265,6 +264,25 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     if first is not None and (nxt is None or steps.STEPS.index(first) < steps.STEPS.index(nxt)):
         nxt = first
     return redirect(step_url(nxt) if nxt else url_for("questionnaire.review"), code=303)
+
+
+def _switched(step: Step, form: forms.AnswerForm, answers: dict[str, Any], errors: dict) -> Any:
+    """The same page in the language just chosen, with everything that was typed.
+
+    Valid answers are saved by now, and a question left blank is no reason to stop. If
+    something typed could not be saved (a half-typed date, a text over its limit), the page
+    is shown again as typed rather than reloaded without it, and with no error messages:
+    the person asked for a language, not a check.
+    """
+    if any(_typed(name) for name in errors):
+        return render_step(step, form, answers)
+    return redirect(step_url(step, request.args.get("return_to")), code=303)
+
+
+def _typed(name: str) -> bool:
+    """Whether the posted page holds something in field ``name`` (``dob``: its 3 parts)."""
+    fields = DOB_FIELDS if name == "dob" else (name,)
+    return any(value.strip() for field in fields for value in request.form.getlist(field))
 
 
 @bp.post("/language")

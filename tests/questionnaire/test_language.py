@@ -95,6 +95,22 @@ def test_switching_on_a_page_keeps_what_was_typed(app, patient):
         assert draft.answers["onset"] == given["onset"]
 
 
+def test_switching_with_a_half_typed_date_shows_it_as_typed(app, patient):
+    patient.get("/step/about-you")
+    typed = {"dob_day": "27", "dob_month": "3", "dob_year": "19", "preg": "no"}
+    response = patient.post("/step/about-you", {**typed, "action": "lang-es"})
+    # Not a reload that would drop the unfinished year: the page again, in Spanish.
+    assert response.status_code == 200
+    assert html_lang(response) == "es"
+    page = response.get_data(as_text=True)
+    for name, value in typed.items():
+        pattern = rf'name="{name}"[^>]*value="{value}"' if name.startswith("dob") else None
+        assert re.search(pattern or rf'value="{value}"\s+checked', page), name
+    assert es("There is a problem") not in page  # a language, not a check, was asked for
+    with app.app_context():
+        assert db.session.scalar(select(Draft)).answers["preg"] == "no"  # the valid one is saved
+
+
 def test_switching_on_an_empty_first_page_starts_no_draft(app, patient):
     patient.get("/step/about-you")
     response = patient.post("/step/about-you", {"action": "lang-es"})
