@@ -20,7 +20,7 @@ from typing import Any
 
 from babel.lists import format_list
 from flask import Flask, request, session
-from flask_babel import Babel, format_date, get_locale, gettext
+from flask_babel import Babel, format_date, get_locale, gettext, refresh
 
 from screening.scoring import questionnaire
 from screening.scoring.questionnaire import Question
@@ -58,8 +58,6 @@ def choose(language: str) -> bool:
         return False
     session[SESSION_KEY] = language
     # Flask-Babel caches the locale per request; drop it so this request follows the choice.
-    from flask_babel import refresh
-
     refresh()
     return True
 

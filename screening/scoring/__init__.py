@@ -134,11 +134,10 @@ def question_text(
     :param join: joins several answers' words ("a, b and c") in that language.
     :raise KeyError: if the catalogue has no such question.
     """
-    extra: dict[str, Any] = {}
-    if translate is not None:
-        extra["translate"] = translate
-    if join is not None:
-        extra["join"] = join
     return engine.fill(
-        ruleset or load_ruleset(), question_id, questionnaire.visible_answers(answers), **extra
+        ruleset or load_ruleset(),
+        question_id,
+        questionnaire.visible_answers(answers),
+        translate=translate or engine.untranslated,
+        join=join or engine.english_list,
     )

@@ -212,7 +212,8 @@ def questions_to_bring(
     )
 
 
-def _same(text: str) -> str:
+def untranslated(text: str) -> str:
+    """The English wording as it is (the scorer's own language)."""
     return text
 
 
@@ -227,7 +228,7 @@ def fill(
     ruleset: RuleSet,
     qid: str,
     answers: Mapping[str, Any],
-    translate: Callable[[str], str] = _same,
+    translate: Callable[[str], str] = untranslated,
     join: Callable[[Sequence[str]], str] = english_list,
 ) -> str:
     """Return the wording of question to bring ``qid`` with its placeholders filled.
@@ -256,7 +257,7 @@ def plain_list(
     ruleset: RuleSet,
     name: str,
     answers: Mapping[str, Any],
-    translate: Callable[[str], str] = _same,
+    translate: Callable[[str], str] = untranslated,
     join: Callable[[Sequence[str]], str] = english_list,
 ) -> str:
     """Name the ticked options behind placeholder ``name`` in plain words."""
@@ -279,7 +280,7 @@ def plain_words(
     ruleset: RuleSet,
     question: questionnaire.Question,
     code: str,
-    translate: Callable[[str], str] = _same,
+    translate: Callable[[str], str] = untranslated,
 ) -> str:
     """Return an option's label as it reads inside a sentence."""
     if code in ruleset.plain_words:
