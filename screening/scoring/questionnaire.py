@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from screening.scoring import conditions
+from screening.scoring.model import CareLevel, Effect, Outcome
 
 DATA_FILE = Path(__file__).with_name("questionnaire.toml")
 
@@ -24,6 +25,17 @@ CHOICE_TYPES = frozenset({"yes_no", "ynu", "single"})
 
 #: Youngest age the form is for (spec 1.0 rule 1).
 MIN_AGE = 18
+
+
+class QuestionnaireError(ValueError):
+    """The questionnaire data file is not valid (every problem, each naming its question).
+
+    :param problems: one message per problem.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("questionnaire data file: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,14 @@ class Question:
     #: ("{treatment}: how did it work for you?"), so it can be translated whole.
     text_template: str | None = field(default=None, compare=False)
     codes: frozenset[str] = field(default=frozenset(), compare=False)
+    #: Short English label for staff pages, the print view, the PDF and the CSV.
+    staff_label: str = field(default="", compare=False)
+    #: The staff summary group the answer belongs to (an id of :attr:`StaffWords.groups`).
+    staff_group: str = field(default="", compare=False)
+    #: A positive answer is highlighted for staff (see :meth:`StaffWords.is_alert`).
+    alert: bool = field(default=False, compare=False)
+    #: When not empty, only these codes count as positive.
+    alert_codes: frozenset[str] = field(default=frozenset(), compare=False)
 
     def label_for(self, code: str) -> str:
         """Return the patient wording of an option code (the code itself if unknown)."""
@@ -81,6 +101,36 @@ class Question:
             if option.code == code:
                 return option.label
         return code
+
+
+@dataclass(frozen=True)
+class StaffWords:
+    """The words staff read for results and answers (the ``[staff]`` table). English only."""
+
+    #: Group id -> heading, in the order staff pages show the groups.
+    groups: Mapping[str, str]
+    #: Answer codes meaning none / no / does not apply / prefer not to say.
+    none_codes: frozenset[str]
+    #: Outcome, care level and rule effect code -> words.
+    outcomes: Mapping[str, str]
+    care_levels: Mapping[str, str]
+    effects: Mapping[str, str]
+
+    def is_alert(self, question: Question, value: Any) -> bool:
+        """Return whether an answer is one staff must notice (highlighted).
+
+        Never for a blank or an answer meaning none, no, does not apply or prefer not to
+        say; for free text, any text at all.
+        """
+        if not question.alert or value is None or value is False:
+            return False
+        if question.type == "text":
+            return bool(str(value).strip())
+        codes = value if isinstance(value, list | tuple) else [value]
+        wanted = question.alert_codes
+        return any(
+            (code in wanted) if wanted else (str(code) not in self.none_codes) for code in codes
+        )
 
 
 def _options(raw: dict[str, Any], data: dict[str, Any], regions: dict[str, Region]):
@@ -109,16 +159,61 @@ def _make(raw: dict[str, Any], options: tuple[Option, ...], **overrides: Any) ->
         "anchors": tuple(raw["anchors"]) if "anchors" in raw else None,
         "validated": raw.get("validated", False),
         "emergency": raw.get("emergency", False),
+        "staff_label": raw.get("staff_label", ""),
+        "staff_group": raw.get("staff_group", ""),
+        "alert": raw.get("alert", False),
+        "alert_codes": frozenset(raw.get("alert_codes", ())),
     }
     values.update(overrides)
     values["codes"] = frozenset(o.code for o in values["options"])
     return Question(**values)
 
 
-def load(path: Path = DATA_FILE) -> tuple[dict[str, Question], dict[str, Region], dict[str, str]]:
+def _staff_words(data: dict[str, Any], problems: list[str]) -> StaffWords:
+    raw = data.get("staff", {})
+    groups = {str(pair[0]): str(pair[1]) for pair in raw.get("groups", ())}
+    words = {}
+    for key, members in (("outcomes", Outcome), ("care_levels", CareLevel), ("effects", Effect)):
+        table = raw.get(key, {})
+        missing = sorted({str(member) for member in members} - set(table))
+        extra = sorted(set(table) - {str(member) for member in members})
+        if missing or extra:
+            problems.append(f"[staff.{key}] missing {missing}, unknown {extra}")
+        words[key] = dict(table)
+    return StaffWords(
+        groups=groups,
+        none_codes=frozenset(raw.get("none_codes", ())),
+        outcomes=words["outcomes"],
+        care_levels=words["care_levels"],
+        effects=words["effects"],
+    )
+
+
+def _check_staff(questions: dict[str, Question], staff: StaffWords, problems: list[str]) -> None:
+    """Every question has a staff label and group; alert codes and none codes exist."""
+    for qid, question in questions.items():
+        if not isinstance(question.staff_label, str) or not question.staff_label.strip():
+            problems.append(f"{qid}: no staff_label")
+        if question.staff_group not in staff.groups:
+            problems.append(f"{qid}: staff_group {question.staff_group!r} is not a [staff] group")
+        if not isinstance(question.alert, bool):
+            problems.append(f"{qid}: alert must be true or false")
+        if question.alert_codes and (not question.alert or question.alert_codes - question.codes):
+            problems.append(f"{qid}: alert_codes need alert = true and this question's codes")
+    every_code = {code for question in questions.values() for code in question.codes}
+    unknown = sorted(staff.none_codes - every_code)
+    if unknown:
+        problems.append(f"[staff] none_codes {unknown} are no question's codes")
+
+
+def load(
+    path: Path = DATA_FILE,
+) -> tuple[dict[str, Question], dict[str, Region], dict[str, str], StaffWords]:
     """Read the questionnaire data file.
 
-    :return: questions in form order, regions, and section titles.
+    :return: questions in form order, regions, section titles, and the staff words.
+    :raise QuestionnaireError: if a question has no staff label or group, or the staff
+        words are incomplete.
     """
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     regions = {
@@ -139,16 +234,22 @@ def load(path: Path = DATA_FILE) -> tuple[dict[str, Question], dict[str, Region]
                     options,
                     id=qid,
                     text=raw["text"].format(treatment=option.label),
+                    staff_label=raw.get("staff_label", "").format(treatment=option.label),
                     shown_when={"q": source.id, "op": "has", "value": option.code},
                     about=option.code,
                     text_template=raw["text"],
                 )
         else:
             questions[raw["id"]] = _make(raw, options)
-    return questions, regions, dict(data["sections"])
+    problems: list[str] = []
+    staff = _staff_words(data, problems)
+    _check_staff(questions, staff, problems)
+    if problems:
+        raise QuestionnaireError(problems)
+    return questions, regions, dict(data["sections"]), staff
 
 
-QUESTIONS, REGIONS, SECTIONS = load()
+QUESTIONS, REGIONS, SECTIONS, STAFF = load()
 VERSION: str = tomllib.loads(DATA_FILE.read_text(encoding="utf-8"))["version"]
 EMERGENCY_QUESTIONS = tuple(q.id for q in QUESTIONS.values() if q.emergency)
 

@@ -1,75 +1,60 @@
-"""CSV export of submissions: one row each, answers by question id."""
+"""CSV export of submissions: one row each, for people (Excel) and for analysis.
+
+The file is UTF-8 with a byte-order mark, so Excel reads accented names right. Two header
+rows: labels for people, then field names and question ids for programs (skip the first
+row, or the second, as needed). Values are in words, as the staff pages show them
+(:mod:`screening.presentation`), or the stored codes; times are on the clinic's clock.
+Every cell is neutralised so no spreadsheet runs it as a formula.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable
 
 from screening.models import Submission
-from screening.scoring import questionnaire
+from screening.presentation import QUESTION_IDS, csv_header, csv_values
 
-FIXED = [
-    "reference",
-    "submitted_at_utc",
-    "clinic",
-    "status",
-    "assigned_to",
-    "outcome",
-    "care_level",
-    "blocking_contraindication",
-    "support_score",
-    "peg_score",
-    "fired_rules",
-    "ruleset_version",
-    "full_name",
-    "date_of_birth",
-    "phone",
-    "email",
-    "best_time",
-    "language",
-]
-QUESTION_IDS = ["age", *[qid for qid in questionnaire.QUESTIONS if qid != "age"]]
+__all__ = ["BOM", "DEFAULT_DAYS", "FORMULA_STARTS", "QUESTION_IDS", "neutralise", "to_csv"]
+
+#: The UTF-8 byte-order mark, which tells Excel the file is UTF-8.
+BOM = "\ufeff"
+#: The export form's default range: the last 30 days on the clinic's calendar.
+DEFAULT_DAYS = 30
 #: A cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: object) -> str:
-    """Return a cell that a spreadsheet shows as text, never runs (OWASP CSV injection)."""
+    """Return a cell that a spreadsheet shows as text, never runs (OWASP CSV injection).
+
+    Full-width and other compatibility look-alikes of ``= + - @`` ("＝", "﹢", "－", "＠")
+    count too: some spreadsheet programs fold them to the plain sign.
+    """
     if value is None:
         return ""
     if isinstance(value, list | tuple):
         value = ";".join(str(v) for v in value)
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    first = unicodedata.normalize("NFKC", text[:1])
+    risky = text.startswith(FORMULA_STARTS) or first.startswith(FORMULA_STARTS)
+    return "'" + text if risky else text
 
 
-def to_csv(rows: Iterable[Submission]) -> str:
-    """Render submissions as RFC 4180 CSV (every field quoted)."""
+def to_csv(rows: Iterable[Submission], zone: str, words: bool = True) -> str:
+    """Render submissions as RFC 4180 CSV (every field quoted), starting with a BOM.
+
+    :param zone: the IANA zone whose clock the times are on (named in the header).
+    :param words: values in words (the default); False gives the stored codes.
+    """
     out = io.StringIO()
+    out.write(BOM)
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(FIXED + QUESTION_IDS)
+    labels, fields = csv_header(zone)
+    writer.writerow(labels)
+    writer.writerow(fields)
     for row in rows:
-        personal = row.personal or {}
-        fixed = [
-            row.reference,
-            row.submitted_at.strftime("%Y-%m-%d %H:%M:%S"),
-            row.clinic.name if row.clinic else "",
-            row.status,
-            row.assigned_to.username if row.assigned_to else "",
-            row.outcome,
-            row.care_level,
-            row.blocking_contraindication,
-            row.support_score,
-            row.peg_score,
-            row.fired_rules,
-            row.ruleset_version,
-            personal.get("full_name"),
-            personal.get("dob"),
-            personal.get("phone"),
-            personal.get("email"),
-            personal.get("best_time"),
-            row.language,
-        ]
-        writer.writerow([neutralise(v) for v in fixed + [row.answers.get(q) for q in QUESTION_IDS]])
+        writer.writerow([neutralise(value) for value in csv_values(row, zone, words)])
     return out.getvalue()
