@@ -35,6 +35,14 @@ class DefaultConfig:
     #: Used to work out age from the date of birth on the clinic's calendar day.
     CLINIC_TIMEZONE = "America/New_York"
     CLINIC_NAME = "the clinic"
+    #: How long a submission may wait in the queue before it is marked overdue, by
+    #: urgency: emergencies in clock hours (they do not wait for opening time), the
+    #: others in business days of the clinic's opening hours.
+    QUEUE_TARGETS = {
+        "emergency": {"hours": 2},
+        "prompt": {"business_days": 1},
+        "routine": {"business_days": 3},
+    }
 
     # Request size limits: no uploads anywhere, so a form body is small (security C06).
     MAX_CONTENT_LENGTH = 256 * 1024

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from screening import audit
 from screening.extensions import db
-from screening.models import Clinic, Submission, readable_code, utcnow
+from screening.models import DONE_STATUSES, Clinic, Submission, readable_code, utcnow
 from screening.scoring import questionnaire, score
 from screening.staff import accounts
 from screening.submissions import apply_result, search_keys
@@ -823,6 +823,7 @@ def seed_summary(
             # The real scorer, copied onto the row exactly as a real submit does.
             apply_result(row, score(answers))  # type: ignore[arg-type]
             row.status = _status(rng, now - submitted_at, row.outcome)
+            row.is_open = row.status not in DONE_STATUSES
             rows.append(vars(row))
             summary.clinics[clinic.name] += 1
             summary.outcomes[row.outcome] += 1

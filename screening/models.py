@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import secrets
 from datetime import UTC, datetime
@@ -100,6 +101,12 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     # urgent first then longest waiting, within a clinic and/or a status.
     __table_args__ = (
         Index("ix_submission_queue", "urgency", "submitted_at"),
+        # The queue opens on open work (not closed, not "not proceeding").
+        Index("ix_submission_open_queue", "is_open", "urgency", "submitted_at"),
+        Index("ix_submission_clinic_open_queue", "clinic_id", "is_open", "urgency", "submitted_at"),
+        Index(
+            "ix_submission_assignee_queue", "assigned_to_id", "is_open", "urgency", "submitted_at"
+        ),
         Index("ix_submission_clinic_queue", "clinic_id", "urgency", "submitted_at"),
         Index("ix_submission_status_queue", "status", "urgency", "submitted_at"),
         # Counts per status (and outcome) read only these indexes, never the rows.
@@ -130,7 +137,7 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"), index=True)
     clinic: Mapped[Clinic | None] = relationship()
     #: The staff member working it, if any.
-    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     assigned_to: Mapped[StaffUser | None] = relationship()
     #: Bumped by every change, so a second person's stale change is refused, not applied.
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -142,6 +149,9 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     search_last: Mapped[str] = mapped_column(String(100), default="", index=True)
     search_phone: Mapped[str] = mapped_column(String(30), default="", index=True)
     status: Mapped[str] = mapped_column(String(20), default="new")
+    #: False once the status is closed or not proceeding (see :data:`OPEN_STATUSES`);
+    #: stored so the default queue view is one index range.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Version of the question set the answers follow.
     questionnaire_version: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -163,11 +173,27 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
 
 
 class Clinic(db.Model):  # type: ignore[name-defined,misc]
-    """A clinic that receives submissions; staff see only their clinics' submissions."""
+    """A clinic that receives submissions; staff see only their clinics' submissions.
+
+    Its contact details and opening hours are shown to patients; the hours also set the
+    queue's business-day targets. A retired clinic (``active`` false) takes no new forms;
+    its submissions stay visible to its staff.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    #: Days the clinic is open, Monday 0 to Sunday 6, as digits ("01234": Monday to Friday).
+    open_days: Mapped[str] = mapped_column(String(7), default="01234")
+    #: Opening and closing time on those days, "HH:MM" on the clinic's clock.
+    opens_at: Mapped[str] = mapped_column(String(5), default="08:00")
+    closes_at: Mapped[str] = mapped_column(String(5), default="17:00")
+    #: A short note shown to patients ("Parking is behind the building").
+    patient_note: Mapped[str] = mapped_column(String(500), default="")
+    #: IANA time zone; None means the app's CLINIC_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 staff_clinic = Table(
@@ -243,23 +269,44 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
     success: Mapped[bool] = mapped_column(Boolean)
 
 
+class Status(enum.StrEnum):
+    """Where a submission is in the clinic's workflow."""
+
+    NEW = "new"
+    IN_REVIEW = "in_review"
+    CONTACTED = "contacted"
+    SCHEDULED = "scheduled"
+    NOT_PROCEEDING = "not_proceeding"
+    CLOSED = "closed"
+
+
+class Role(enum.StrEnum):
+    """A staff member's role (see screening.staff.access.PERMISSIONS)."""
+
+    INTAKE = "intake"
+    CLINICIAN = "clinician"
+    ADMIN = "admin"
+
+
 #: The workflow: each status and the statuses it may move to.
 STATUS_MOVES: dict[str, tuple[str, ...]] = {
-    "new": ("in_review",),
-    "in_review": ("contacted", "not_proceeding"),
-    "contacted": ("scheduled", "not_proceeding"),
-    "scheduled": ("closed",),
-    "not_proceeding": ("closed",),
-    "closed": (),
+    Status.NEW: (Status.IN_REVIEW,),
+    Status.IN_REVIEW: (Status.CONTACTED, Status.NOT_PROCEEDING),
+    Status.CONTACTED: (Status.SCHEDULED, Status.NOT_PROCEEDING),
+    Status.SCHEDULED: (Status.CLOSED,),
+    Status.NOT_PROCEEDING: (Status.CLOSED,),
+    Status.CLOSED: (),
 }
 STATUS_LABELS = {
-    "new": "New",
-    "in_review": "In review",
-    "contacted": "Contacted",
-    "scheduled": "Scheduled",
-    "not_proceeding": "Not proceeding",
-    "closed": "Closed",
+    Status.NEW: "New",
+    Status.IN_REVIEW: "In review",
+    Status.CONTACTED: "Contacted",
+    Status.SCHEDULED: "Scheduled",
+    Status.NOT_PROCEEDING: "Not proceeding",
+    Status.CLOSED: "Closed",
 }
+#: Statuses of finished work: the queue leaves them out unless asked.
+DONE_STATUSES = frozenset({Status.CLOSED, Status.NOT_PROCEEDING})
 
 
 class SubmissionNote(db.Model):  # type: ignore[name-defined,misc]
@@ -273,17 +320,34 @@ class SubmissionNote(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Event(enum.StrEnum):
+    """What a line of a submission's timeline records (besides notes)."""
+
+    STATUS = "status"
+    ASSIGNED = "assigned"
+    CLINIC = "clinic"
+    PRINT = "print"
+    PDF = "pdf"
+    EXPORT = "export"
+
+
 class SubmissionChange(db.Model):  # type: ignore[name-defined,misc]
-    """History of a submission's status and assignment: who changed what, and when."""
+    """A submission's timeline: status, assignment, clinic moves, prints and exports.
+
+    Who did what, and when; notes live in :class:`SubmissionNote` and join this list on
+    the page. The audit trail records the same actions; this table is what staff read.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
     actor_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     actor: Mapped[StaffUser] = relationship()
-    #: "status" or "assigned".
+    #: An :class:`Event` value.
     field: Mapped[str] = mapped_column(String(16))
     old: Mapped[str | None] = mapped_column(String(100))
     new: Mapped[str | None] = mapped_column(String(100))
+    #: Why (a clinic move states its reason).
+    reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -1,0 +1,190 @@
+"""Clinics: their clock and calendar, opening hours, and the times staff read.
+
+Staff see every time on the clinic's clock (its ``timezone``, or the app's
+``CLINIC_TIMEZONE``), and a date filter means the clinic's calendar day. Opening hours
+turn the queue's targets ("prompt: 1 business day") into a deadline.
+
+The time functions are pure (no database, no request): they take the zone and hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+from flask import current_app
+
+from screening.models import Clinic
+
+#: Weekday names, Monday first (Python's ``weekday()`` order).
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: Zones offered when editing a clinic: the US ones first, then every other IANA zone.
+US_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+)
+#: Plain names for the zones above, shown once per staff page.
+ZONE_NAMES = {
+    "America/New_York": "Eastern time",
+    "America/Chicago": "Central time",
+    "America/Denver": "Mountain time",
+    "America/Phoenix": "Arizona time",
+    "America/Los_Angeles": "Pacific time",
+    "America/Anchorage": "Alaska time",
+    "Pacific/Honolulu": "Hawaii time",
+    "America/Puerto_Rico": "Atlantic time",
+}
+
+
+def known_zone(name: str) -> bool:
+    return name in US_ZONES or name in available_timezones()
+
+
+def default_zone() -> str:
+    return current_app.config["CLINIC_TIMEZONE"]
+
+
+def zone_of(clinic: Clinic | None) -> str:
+    """The clinic's IANA time zone (the app's default when it has none, or no clinic)."""
+    return (clinic.timezone if clinic is not None and clinic.timezone else None) or default_zone()
+
+
+def page_zone(clinics: Iterable[Clinic]) -> str:
+    """The one zone a staff page shows times in: the clinics' zone when they share one.
+
+    Clinics in several zones (rare: an administrator of a group) fall back to the app's
+    ``CLINIC_TIMEZONE``; the page names whichever zone it used.
+    """
+    zones = {zone_of(clinic) for clinic in clinics}
+    return zones.pop() if len(zones) == 1 else default_zone()
+
+
+def zone_label(zone: str) -> str:
+    """How a page names its zone: "Eastern time (America/New_York)"."""
+    plain = ZONE_NAMES.get(zone)
+    return f"{plain} ({zone})" if plain else zone
+
+
+def local(moment: datetime, zone: str) -> datetime:
+    return moment.astimezone(ZoneInfo(zone))
+
+
+def format_time(moment: datetime | None, zone: str, with_zone: bool = False) -> str:
+    """US style: "Dec 4, 2026, 3:05 PM" on the clinic's clock ("" for None)."""
+    if moment is None:
+        return ""
+    here = local(moment, zone)
+    hour = here.hour % 12 or 12
+    text = f"{here.strftime('%b')} {here.day}, {here.year}, {hour}:{here.minute:02d} "
+    text += "AM" if here.hour < 12 else "PM"
+    return f"{text} {here.tzname()}" if with_zone else text
+
+
+def format_date(day: date) -> str:
+    """US style: "December 4, 2026"."""
+    return f"{day.strftime('%B')} {day.day}, {day.year}"
+
+
+def day_start(day: date, zone: str) -> datetime:
+    """The UTC instant the clinic's calendar ``day`` begins (a date filter's bound)."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def today(zone: str, now: datetime | None = None) -> date:
+    return local(now or datetime.now(UTC), zone).date()
+
+
+# ------------------------------------------------------------------ opening hours
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Opening hours: the same times on each open day, on the clinic's clock."""
+
+    days: frozenset[int]
+    opens: time
+    closes: time
+    zone: str
+
+    @classmethod
+    def of(cls, clinic: Clinic | None) -> Hours:
+        if clinic is None:
+            return cls(frozenset(range(5)), time(8), time(17), default_zone())
+        return cls(
+            frozenset(int(d) for d in clinic.open_days if d.isdigit() and int(d) < 7),
+            parse_time(clinic.opens_at) or time(8),
+            parse_time(clinic.closes_at) or time(17),
+            zone_of(clinic),
+        )
+
+    @property
+    def day_length(self) -> timedelta:
+        return datetime.combine(date.min, self.closes) - datetime.combine(date.min, self.opens)
+
+    def add_open_time(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant ``amount`` of opening time after ``start`` (UTC in, UTC out).
+
+        Time outside opening hours does not count: a form sent on Friday evening with a
+        target of one business day is due at Monday's closing time (for Monday to Friday).
+        With no open days or an empty day, clock time counts instead.
+        """
+        if not self.days or self.day_length <= timedelta(0):
+            return start + amount
+        zone = ZoneInfo(self.zone)
+        here = start.astimezone(zone)
+        left = amount
+        day = here.date()
+        for _ in range(3660):  # ten years of days: always enough for a sane target
+            if day.weekday() in self.days:
+                opens = datetime.combine(day, self.opens, tzinfo=zone)
+                closes = datetime.combine(day, self.closes, tzinfo=zone)
+                begin = max(opens, here)
+                if begin < closes:
+                    if begin + left <= closes:
+                        return (begin + left).astimezone(UTC)
+                    left -= closes - begin
+            day += timedelta(days=1)
+        return start + amount
+
+    def describe(self) -> str:
+        """In words for patients and staff: "Monday to Friday, 8:00 AM to 5:00 PM"."""
+        if not self.days:
+            return ""
+        days = sorted(self.days)
+        if days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+            named = f"{WEEKDAYS[days[0]]} to {WEEKDAYS[days[-1]]}"
+        else:
+            names = [WEEKDAYS[d] for d in days]
+            named = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"{named}, {_clock(self.opens)} to {_clock(self.closes)}"
+
+
+def _clock(moment: time) -> str:
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def parse_time(text: str | None) -> time | None:
+    """ "HH:MM" (24-hour) to a time, or None when it is not one."""
+    try:
+        return datetime.strptime((text or "").strip(), "%H:%M").time()
+    except ValueError:
+        return None
+
+
+def waiting_label(since: datetime, now: datetime) -> str:
+    """How long a submission has waited, in a few characters: "45 min", "3 h", "2 days"."""
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
