@@ -44,6 +44,7 @@ messages: .venv/.synced  ## extract the patient text into messages.pot and updat
 
 run: .venv/.synced instance/config.py $(COMPILED)  ## migrate and serve http://127.0.0.1:5000 on SQLite in instance/
 	SCREENING_ENVIRONMENT=development $(FLASK) db upgrade
+	SCREENING_ENVIRONMENT=development $(FLASK) clinic sample
 	SCREENING_ENVIRONMENT=development $(FLASK) run --host 127.0.0.1 --port 5000
 
 # COVERAGE=0 runs the same suite without measuring coverage (about a third faster on the

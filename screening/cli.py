@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from screening import audit, demo
+from screening.clinics import Hours
 from screening.extensions import db
 from screening.models import Clinic, StaffUser, Submission
 from screening.questionnaire import drafts
@@ -159,9 +160,81 @@ def clinic_add(name: str) -> None:
 
 @clinic_cli.command("list")
 def clinic_list() -> None:
-    """List clinics."""
+    """List clinics: name, state, phone, hours and time zone."""
     for clinic in db.session.scalars(select(Clinic).order_by(Clinic.name)):
-        click.echo(clinic.name)
+        state = "active" if clinic.active else "retired"
+        hours = Hours.of(clinic)
+        fields = (clinic.name, state, clinic.phone or "-", hours.describe() or "-", hours.zone)
+        click.echo("\t".join(fields))
+
+
+def _clinic(name: str) -> Clinic:
+    clinic = accounts.clinic_by_name(name)
+    if clinic is None:
+        raise click.ClickException(
+            f"No clinic called {name!r}. See: flask --app screening clinic list"
+        )
+    return clinic
+
+
+@clinic_cli.command("edit")
+@click.argument("name")
+@click.option("--rename", help="A new name.")
+@click.option("--phone", help="The phone number patients call.")
+@click.option("--address", help="The address patients come to.")
+@click.option("--days", "open_days", help="Open days as digits, Monday 0 to Sunday 6: 01234.")
+@click.option("--opens", "opens_at", help="Opening time, 24-hour HH:MM.")
+@click.option("--closes", "closes_at", help="Closing time, 24-hour HH:MM.")
+@click.option("--timezone", help="IANA time zone, such as America/Chicago.")
+@click.option("--note", "patient_note", help="A short note for patients.")
+def clinic_edit(name: str, rename: str | None, **changes: str | None) -> None:
+    """Change a clinic's name, contact details, hours or time zone."""
+    clinic = _clinic(name)
+    try:
+        changed = accounts.update_clinic(clinic, name=rename, **changes)
+    except accounts.AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error.field}: {error}") from error
+    if not changed:
+        click.echo("Nothing changed.")
+        return
+    audit.record(
+        "clinic.update", target=clinic.name, detail={"fields": sorted(changed), "via": "cli"}
+    )
+    click.echo(f"Saved {clinic.name}: {', '.join(sorted(changed))}.")
+
+
+@clinic_cli.command("retire")
+@click.argument("name")
+@click.option("--undo", is_flag=True, help="Reactivate a retired clinic.")
+def clinic_retire(name: str, undo: bool) -> None:
+    """Retire a clinic: it takes no new forms; its submissions stay visible."""
+    clinic = _clinic(name)
+    if accounts.set_clinic_active(clinic, undo):
+        action = "clinic.reactivate" if undo else "clinic.retire"
+        audit.record(action, target=clinic.name, detail={"via": "cli"})
+    click.echo(f"{clinic.name} {'takes forms' if undo else 'is retired'}.")
+
+
+#: The clinic `make run` adds on a fresh development database, so the form works at once.
+SAMPLE_CLINIC = "Sample Clinic (development only)"
+
+
+@clinic_cli.command("sample")
+def clinic_sample() -> None:
+    """Development only: add a clearly named sample clinic when there is none."""
+    if current_app.config["ENVIRONMENT"] != "development":
+        raise click.ClickException("The sample clinic is for development only.")
+    if db.session.scalar(select(Clinic.id).limit(1)) is not None:
+        return
+    clinic = accounts.create_clinic(SAMPLE_CLINIC)
+    accounts.update_clinic(
+        clinic, phone="555-0100", patient_note="A sample clinic for trying the form."
+    )
+    audit.record("clinic.create", target=clinic.name, detail={"via": "make run"})
+    click.echo(
+        f"Added {clinic.name}: patients can start the form. Add your own clinic before real use."
+    )
 
 
 def init_app(app: Flask) -> None:

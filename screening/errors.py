@@ -7,8 +7,9 @@ reports in the log.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from screening.extensions import db
@@ -37,11 +38,25 @@ MESSAGES = {
 }
 
 
+#: Error pages of a part of the site, by path prefix ("/staff/" registers its own, with a
+#: way back to the queue): each takes the code and returns the page's HTML.
+SECTION_PAGES: dict[str, Callable[[int, str], str]] = {}
+
+
 def render_error(code: int, text: str | None = None) -> tuple[str, int]:
-    """Render the generic error page for ``code``.
+    """Render the error page for ``code``: the section's own, or the patient's.
 
     :param text: replaces the usual message for that code.
     """
+    for prefix, render in SECTION_PAGES.items():
+        if request.path.startswith(prefix):
+            try:
+                return render(code, current_request_id()), code
+            except Exception:
+                # The section's page needs more (a signed-in user, the database): the
+                # plain page below always works.
+                log.exception("Error page of %s failed; using the plain one", prefix)
+                db.session.rollback()
     title, default_text = MESSAGES.get(code, MESSAGES[400] if code < 500 else MESSAGES[500])
     body = render_template(
         "errors/error.html",

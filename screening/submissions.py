@@ -81,7 +81,7 @@ def submit(
     first row is returned instead.
 
     :param clinic_ids: the active clinics. With one, it receives the submission; with
-        several, the patient's choice must be one of them.
+        several, the patient's choice must be one of them; with none, nothing is sent.
     :param language: the language the patient answered in (shown to staff).
     :raise NotReady: when an answer is missing or invalid.
     """
@@ -91,8 +91,9 @@ def submit(
     personal = draft.personal
     if not (personal.get("full_name") and personal.get("phone")):
         raise NotReady(["contact"], [])
+    # Every submission belongs to an active clinic: the only one, or the patient's choice.
     clinic_id = clinic_ids[0] if len(clinic_ids) == 1 else personal.get("clinic_id")
-    if len(clinic_ids) > 1 and clinic_id not in clinic_ids:
+    if clinic_id is None or clinic_id not in clinic_ids:
         raise NotReady(["clinic"], [])
     try:
         result = score(answers)

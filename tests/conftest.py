@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from screening import create_app
 from screening.config import database_url_from_env
 from screening.extensions import db
+from screening.staff import accounts
 from tests.patient import Patient
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -26,12 +27,20 @@ def database_url(tmp_path) -> str:
     return database_url_from_env() or f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
+#: The clinic every test app starts with: patients cannot send a form while no clinic is
+#: active, and with one clinic they are not asked to choose.
+CLINIC = "North Clinic"
+
+
 @pytest.fixture()
 def make_app(tmp_path):
-    """Build apps on the test database; drops its tables afterwards."""
+    """Build apps on the test database; drops its tables afterwards.
+
+    The first app adds :data:`CLINIC` unless made with ``clinic=None``.
+    """
     built = []
 
-    def make(**overrides):
+    def make(clinic: str | None = CLINIC, **overrides):
         config = {
             "TESTING": True,
             "SECRET_KEY": TEST_SECRET,
@@ -43,6 +52,8 @@ def make_app(tmp_path):
         app = create_app(config)
         with app.app_context():
             db.create_all()
+            if clinic and not built and not accounts.clinic_by_name(clinic):
+                accounts.create_clinic(clinic)
         built.append(app)
         return app
 

@@ -25,7 +25,11 @@ def test_every_post_without_a_token_changes_nothing(app, patient):
     patient.complete(BASELINE, clinic_today(app))
     client = patient.client
     for rule in post_rules(app):
-        url = rule.rule.replace("<step_id>", "how-long").replace("<int:user_id>", "1")
+        url = (
+            rule.rule.replace("<step_id>", "how-long")
+            .replace("<int:user_id>", "1")
+            .replace("<int:clinic_id>", "1")
+        )
         response = client.post(url, data={"dur": "lt_2w", "consent": "y"})
         assert response.status_code in (200, 303, 400), url
         with app.app_context():

@@ -69,6 +69,30 @@ def clinic_choices() -> list[Clinic]:
     return list(db.session.scalars(select(Clinic).where(Clinic.active).order_by(Clinic.name)))
 
 
+#: Pages that start or fill a form: closed while no clinic takes forms.
+FORM_PAGES = frozenset(
+    {
+        "questionnaire.start",
+        "questionnaire.step",
+        "questionnaire.resume_link",
+        "questionnaire.resume",
+        "questionnaire.review",
+        "questionnaire.submit",
+    }
+)
+
+
+@bp.before_request
+def clinic_taking_forms() -> str | None:
+    """No submission without a clinic: while no clinic is active, the form does not start.
+
+    Answers already saved stay saved; the page says so and keeps the 911 notice.
+    """
+    if request.endpoint in FORM_PAGES and not clinic_choices():
+        return render_template("questionnaire/closed.html")
+    return None
+
+
 def first_incomplete(draft: Draft | None) -> Step | None:
     """The first page this draft still needs (see steps.first_incomplete)."""
     if draft is None:

@@ -1,6 +1,6 @@
 """Staff side: sign-in, roles and clinics, submissions, administration."""
 
-from flask import Flask
+from flask import Flask, render_template
 
 from screening import audit, errors
 from screening.staff import access
@@ -19,5 +19,32 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BREAK_GLASS_MINUTES", 60)
     access.init_app(app)
     app.register_blueprint(bp)
+    errors.SECTION_PAGES[bp.url_prefix + "/"] = _error_page
     # No audit, no patient data (security L03): a failed audit write shows a 503 page.
     app.register_error_handler(audit.AuditError, lambda error: errors.render_error(503))
+
+
+#: What a staff error page says, by status code.
+STAFF_ERRORS = {
+    400: ("Something in the request was not right", "Go back and try again."),
+    403: (
+        "You do not have access to this page",
+        "Your role does not include it. Ask an administrator if you need it.",
+    ),
+    404: ("Not found", "There is no such page, or no submission with that link in your clinics."),
+    409: (
+        "Someone else changed this",
+        "Go back, reload the page to see the latest state, and try again.",
+    ),
+    429: ("Too many tries", "Wait a minute, then try again."),
+    503: ("The service is busy", "Nothing you had saved was lost. Try again in a minute."),
+}
+
+
+def _error_page(code: int, request_id: str | None) -> str:
+    title, text = STAFF_ERRORS.get(code, STAFF_ERRORS[503] if code >= 500 else STAFF_ERRORS[400])
+    if code == 500:
+        title = "Sorry, something went wrong"
+    return render_template(
+        "staff/error.html", code=code, title=title, text=text, request_id=request_id
+    )

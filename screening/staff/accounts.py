@@ -6,6 +6,7 @@ import re
 
 from sqlalchemy import func, select
 
+from screening.clinics import known_zone, parse_time
 from screening.extensions import db
 from screening.models import Clinic, StaffUser
 from screening.staff.access import ROLES, end_user_sessions
@@ -26,16 +27,91 @@ class AccountError(ValueError):
         self.field = field
 
 
-def create_clinic(name: str) -> Clinic:
+def _clinic_name(name: str, clinic: Clinic | None = None) -> str:
     name = " ".join(name.split())
     if not name or len(name) > 100:
         raise AccountError("name", "Enter a clinic name of up to 100 characters.")
-    if db.session.scalar(select(Clinic).where(func.lower(Clinic.name) == name.lower())):
+    same = db.session.scalar(select(Clinic).where(func.lower(Clinic.name) == name.lower()))
+    if same is not None and same is not clinic:
         raise AccountError("name", f"There is already a clinic called {name}.")
-    clinic = Clinic(name=name)
+    return name
+
+
+def create_clinic(name: str) -> Clinic:
+    clinic = Clinic(name=_clinic_name(name))
     db.session.add(clinic)
     db.session.commit()
     return clinic
+
+
+#: What an administrator may change about a clinic, with each field's longest length.
+CLINIC_FIELDS = {"phone": 40, "address": 300, "patient_note": 500}
+PHONE_RE = re.compile(r"^[0-9()+.\- ]{7,40}$")
+
+
+def update_clinic(clinic: Clinic, **changes: str | None) -> dict[str, tuple]:
+    """Change a clinic's name, contact details, opening hours or time zone.
+
+    Everything is checked before anything changes. Nothing is committed: the caller
+    records the change (audit) and commits.
+
+    :param changes: any of ``name``, ``phone``, ``address``, ``patient_note``,
+        ``open_days`` (digits, Monday 0), ``opens_at`` and ``closes_at`` ("HH:MM"),
+        ``timezone`` (IANA name); None leaves a field as it is.
+    :return: the fields that changed, as (old, new).
+    :raise AccountError: on the first bad value, naming its field.
+    """
+    wanted: dict[str, str | None] = {}
+    for field, value in changes.items():
+        if value is None:
+            continue
+        if field == "name":
+            wanted["name"] = _clinic_name(value, clinic)
+        elif field in CLINIC_FIELDS:
+            value = value.strip().replace("\r\n", "\n")
+            if len(value) > CLINIC_FIELDS[field]:
+                raise AccountError(field, f"Write up to {CLINIC_FIELDS[field]} characters.")
+            if field == "phone" and value and not PHONE_RE.fullmatch(value):
+                raise AccountError(field, "Enter a phone number, like (555) 123-4567.")
+            wanted[field] = value
+        elif field == "open_days":
+            days = "".join(sorted(set(value)))
+            if not re.fullmatch(r"[0-6]*", days):
+                raise AccountError(field, "Choose the days the clinic is open.")
+            wanted[field] = days
+        elif field in ("opens_at", "closes_at"):
+            moment = parse_time(value)
+            if moment is None:
+                raise AccountError(field, "Enter a time like 08:30 or 17:00.")
+            wanted[field] = moment.strftime("%H:%M")
+        elif field == "timezone":
+            if not known_zone(value):
+                raise AccountError(field, "Choose a time zone from the list.")
+            wanted[field] = value
+        else:
+            raise AccountError(field, "This cannot be changed here.")
+    opens = wanted.get("opens_at", clinic.opens_at)
+    closes = wanted.get("closes_at", clinic.closes_at)
+    if opens and closes and closes <= opens:
+        raise AccountError("closes_at", "The closing time must be after the opening time.")
+    changed = {}
+    for field, value in wanted.items():
+        old = getattr(clinic, field)
+        if old != value:
+            changed[field] = (old, value)
+            setattr(clinic, field, value)
+    return changed
+
+
+def set_clinic_active(clinic: Clinic, active: bool) -> bool:
+    """Retire a clinic (it takes no new forms; its submissions stay) or reactivate it.
+
+    :return: whether anything changed. The caller audits and commits.
+    """
+    if clinic.active == active:
+        return False
+    clinic.active = active
+    return True
 
 
 def clinic_by_name(name: str) -> Clinic | None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
+    HiddenField,
     PasswordField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from screening.clinics import US_ZONES, WEEKDAYS, zone_label
 from screening.staff.access import ROLES
 from screening.staff.credentials import MAX_LENGTH
 
@@ -59,6 +64,51 @@ class ClinicForm(FlaskForm):
     name = StringField("Clinic name", validators=[DataRequired("Enter a name."), Length(max=100)])
 
 
+class ClinicEditForm(FlaskForm):
+    name = StringField("Clinic name", validators=[DataRequired("Enter a name."), Length(max=100)])
+    phone = StringField(
+        "Phone number patients call",
+        description="Shown to patients as a number they can tap to call.",
+        validators=[Length(max=40)],
+    )
+    address = TextAreaField("Address", validators=[Length(max=300)])
+    open_days = SelectMultipleField(
+        "Open on",
+        choices=[SelectChoice(str(number), day) for number, day in enumerate(WEEKDAYS)],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    opens_at = StringField(
+        "Opens at", description="24-hour clock, like 08:00.", validators=[Length(max=5)]
+    )
+    closes_at = StringField(
+        "Closes at", description="24-hour clock, like 17:00.", validators=[Length(max=5)]
+    )
+    timezone = SelectField(
+        "Time zone",
+        choices=[SelectChoice(zone, zone_label(zone)) for zone in US_ZONES],
+        validate_choice=False,
+    )
+    patient_note = TextAreaField(
+        "A short note for patients",
+        description="For example where to park. Up to 500 characters. No medical advice.",
+        validators=[Length(max=500)],
+    )
+
+
+class MoveClinicForm(FlaskForm):
+    clinic = SelectField("Move to clinic", coerce=int, validate_choice=False)
+    reason = StringField(
+        "Why does it move?",
+        description="Kept in its history, for everyone who works on it.",
+        validators=[
+            DataRequired("Write why it moves to another clinic."),
+            Length(max=500, message="Write up to 500 characters."),
+        ],
+    )
+    version = HiddenField()
+
+
 class PasswordChangeForm(FlaskForm):
     current = PasswordField(
         "Current password", validators=[DataRequired("Enter your current password.")]
@@ -78,9 +128,19 @@ class ActivityForm(FlaskForm):
 
 
 class ExportForm(FlaskForm):
+    """Days on the clinic's calendar (the view fills in the last 30 days on GET)."""
+
     start = DateField("From", validators=[DataRequired("Enter the first day, like 2026-11-01.")])
     end = DateField(
         "To (inclusive)", validators=[DataRequired("Enter the last day, like 2026-11-30.")]
+    )
+    values = RadioField(
+        "Values",
+        choices=[
+            SelectChoice("words", "Words, as staff pages show them (best for reading)"),
+            SelectChoice("codes", "Codes, as stored (best for analysis)"),
+        ],
+        default="words",
     )
 
     def validate_end(self, field: DateField) -> None:

@@ -15,15 +15,18 @@ tests/benchmarks/bench_queue.py measures it at 1,000 and 100,000 rows.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, false, func, select, union
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, joinedload
 
+from screening.clinics import Hours, day_start, waiting_label
 from screening.extensions import db
+from screening.i18n import ENGLISH_NAMES
 from screening.models import STATUS_LABELS, StaffUser, Submission, normalise_code
+from screening.scoring import Outcome
 
 PAGE_SIZE = 25
 #: Counts stop at this number ("1,000+"): past it a person needs filters, not a figure,
@@ -34,44 +37,73 @@ COUNT_CAP = 1000
 #: phone number instead of listing some of them in an order that would not be the
 #: queue's; and a search for a common name reads this many rows at most, not all of them.
 SEARCH_CAP = 100
-OUTCOMES = ("SEEK_CARE", "NOT_A_FIT", "DISCUSS_WITH_CONCERNS", "DISCUSS")
+OUTCOMES = tuple(Outcome)
+#: Which part of the workflow the list shows; it opens on open work.
+VIEWS = {"open": "Open work", "done": "Closed and not proceeding", "all": "Everything"}
+#: The clinic filter's value for submissions with no clinic (administrators only).
+NO_CLINIC = "none"
 #: Large JSON columns the list never shows: not loaded (nor decoded) for a page.
 _NOT_LISTED = (Submission.answers, Submission.result, Submission.questions, Submission.fired_rules)
 
 
 @dataclass(frozen=True)
 class Filters:
+    #: "open" (not closed or not proceeding), "done", or "all"; a status overrides it.
+    view: str = "open"
     status: str = ""
     outcome: str = ""
     clinic_id: int | None = None
+    #: Only submissions with no clinic (left by earlier versions; administrators).
+    no_clinic: bool = False
+    #: A staff member's id, or 0 for nobody ("unassigned").
+    assignee: int | None = None
+    language: str = ""
     date_from: datetime | None = None
-    #: Exclusive: the day after the "to" date.
+    #: Exclusive: the start of the day after the "to" date.
     date_to: datetime | None = None
     page: int = 1
 
     @classmethod
-    def from_args(cls, args: Any) -> Filters:
-        """Read filters from query arguments, ignoring anything malformed."""
+    def from_args(
+        cls, args: Any, me: int | None = None, zone: str = "UTC", default_view: str = "open"
+    ) -> Filters:
+        """Read filters from query arguments, ignoring anything malformed.
 
-        def day(name: str) -> datetime | None:
+        :param me: the signed-in staff member's id, for "assigned to me".
+        :param zone: the clinic's time zone: a date means that calendar day there.
+        :param default_view: the view without a "view" argument (a search looks at all).
+        """
+
+        def day(name: str) -> date | None:
             try:
-                return datetime.strptime(args.get(name, ""), "%Y-%m-%d").replace(tzinfo=UTC)
+                return datetime.strptime(args.get(name, ""), "%Y-%m-%d").date()
             except ValueError:
                 return None
 
         clinic = args.get("clinic", "")
         page = args.get("page", "1")
-        to = day("to")
+        start, end = day("from"), day("to")
+        assigned = args.get("assigned", "")
+        view = args.get("view", "")
         return cls(
+            view=view if view in VIEWS else default_view,
             status=args.get("status", "") if args.get("status") in STATUS_LABELS else "",
             outcome=args.get("outcome", "") if args.get("outcome") in OUTCOMES else "",
             clinic_id=int(clinic) if re.fullmatch(r"[0-9]{1,9}", clinic) else None,
-            date_from=day("from"),
-            date_to=to + timedelta(days=1) if to else None,
+            no_clinic=clinic == NO_CLINIC,
+            assignee=me if assigned == "me" else 0 if assigned == "none" else None,
+            language=args.get("language", "") if args.get("language") in ENGLISH_NAMES else "",
+            date_from=day_start(start, zone) if start and start.year > 1 else None,
+            date_to=day_start(end + timedelta(days=1), zone) if end and end.year < 9999 else None,
             page=min(int(page), 100_000)
             if re.fullmatch(r"[0-9]{1,6}", page) and int(page) > 0
             else 1,
         )
+
+    @property
+    def assigned(self) -> str:
+        """The "assigned" argument these filters came from ("me", "none" or "")."""
+        return "none" if self.assignee == 0 else "me" if self.assignee else ""
 
 
 @dataclass(frozen=True)
@@ -103,10 +135,22 @@ def visible(user: StaffUser, everywhere: bool = False) -> Select:
 def _filtered(query: Select, filters: Filters) -> Select:
     if filters.status:
         query = query.where(Submission.status == filters.status)
+    elif filters.view != "all":
+        query = query.where(Submission.is_open.is_(filters.view == "open"))
     if filters.outcome:
         query = query.where(Submission.outcome == filters.outcome)
     if filters.clinic_id is not None:
         query = query.where(Submission.clinic_id == filters.clinic_id)
+    if filters.no_clinic:
+        query = query.where(Submission.clinic_id.is_(None))
+    if filters.assignee is not None:
+        query = query.where(
+            Submission.assigned_to_id == filters.assignee
+            if filters.assignee
+            else Submission.assigned_to_id.is_(None)
+        )
+    if filters.language:
+        query = query.where(Submission.language == filters.language)
     if filters.date_from:
         query = query.where(Submission.submitted_at >= filters.date_from)
     if filters.date_to:
@@ -159,7 +203,11 @@ def _search(query: Select, term: str, page: int) -> Page:
 
 
 def _listed(query: Select) -> Select:
-    return query.options(*(defer(column) for column in _NOT_LISTED))
+    return query.options(
+        *(defer(column) for column in _NOT_LISTED),
+        joinedload(Submission.assigned_to),
+        joinedload(Submission.clinic),
+    )
 
 
 def _count(query: Select) -> int:
@@ -185,6 +233,52 @@ def page_of(user: StaffUser, filters: Filters, search: str = "", everywhere: boo
 
 def status_counts(user: StaffUser, filters: Filters, everywhere: bool = False) -> dict[str, int]:
     """Number of visible submissions in each status (other filters applied; capped)."""
-    blank = Filters(**{**filters.__dict__, "status": "", "page": 1})
+    blank = replace(filters, status="", view="all", page=1)
     base = _filtered(visible(user, everywhere), blank)
     return {status: _count(base.where(Submission.status == status)) for status in STATUS_LABELS}
+
+
+def unassigned_clinic(limit: int = PAGE_SIZE) -> Page:
+    """Submissions with no clinic (from versions before every form needed one).
+
+    Administrators see them above the queue until each is moved to a clinic.
+    """
+    query = select(Submission).where(Submission.clinic_id.is_(None))
+    rows = db.session.scalars(
+        _listed(query).order_by(Submission.urgency, Submission.submitted_at).limit(limit)
+    ).all()
+    return Page(list(rows), _count(query))
+
+
+#: Queue urgency (``Submission.urgency``) to its name in ``QUEUE_TARGETS``.
+URGENCY_NAMES = {0: "emergency", 1: "prompt", 2: "routine"}
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How long an open submission has waited, and whether that is past its target."""
+
+    label: str
+    due: datetime
+    overdue: bool
+
+
+def due_at(row: Submission, targets: dict[str, dict[str, float]]) -> datetime:
+    """When ``row`` should have been picked up, by its urgency's target.
+
+    ``{"hours": 2}`` counts clock time; ``{"business_days": 1}`` counts the opening
+    time of one of the clinic's days (Monday to Friday, 8 to 5 when it has none).
+    """
+    target = targets[URGENCY_NAMES.get(row.urgency, "routine")]
+    if "hours" in target:
+        return row.submitted_at + timedelta(hours=target["hours"])
+    hours = Hours.of(row.clinic)
+    return hours.add_open_time(row.submitted_at, hours.day_length * target["business_days"])
+
+
+def waiting(row: Submission, now: datetime, targets: dict) -> Waiting | None:
+    """The waiting time of an open submission (None once closed or not proceeding)."""
+    if not row.is_open:
+        return None
+    due = due_at(row, targets)
+    return Waiting(waiting_label(row.submitted_at, now), due, now > due)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,34 +21,38 @@ from flask import (
 )
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from screening import audit
+from screening import audit, presentation
+from screening.clinics import Hours, day_start, format_time, page_zone, zone_label, zone_of
+from screening.clinics import today as clinic_today
 from screening.extensions import db
+from screening.i18n import ENGLISH_NAMES
 from screening.models import (
     STATUS_LABELS,
     STATUS_MOVES,
     BreakGlassGrant,
     Clinic,
-    LoginAttempt,
+    Event,
+    Role,
     StaffUser,
     Submission,
-    SubmissionChange,
-    SubmissionNote,
     utcnow,
 )
 from screening.pdf import render_pdf
-from screening.questionnaire.views import review_sections
-from screening.scoring import load_ruleset
+from screening.presentation import STAFF as STAFF_WORDS
+from screening.presentation import outcome_words
 from screening.staff import accounts, credentials, exports, forms, queue, workflow
 from screening.staff.access import (
     active_grant,
     current_staff_session,
     end_current_session,
+    end_emergency_access,
     end_user_sessions,
     fresh_required,
+    grant_emergency_access,
     has_permission,
     permission_required,
     promote_session,
@@ -56,6 +60,7 @@ from screening.staff.access import (
     sees_every_clinic,
     start_session,
 )
+from screening.staff.throttle import TOO_MANY, client_address, record_attempt, throttled
 from screening.summaries import STYLESHEETS as SUMMARY_STYLESHEETS
 from screening.summaries import build_summary
 
@@ -63,47 +68,6 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 NEXT_KEY = "staff_next"
 WRONG = "The username or password is wrong."
-TOO_MANY = "Too many failed sign-ins. Wait 15 minutes, then try again."
-
-
-# ------------------------------------------------------------------ throttling
-
-
-def _window() -> timedelta:
-    return timedelta(minutes=current_app.config["LOGIN_THROTTLE_MINUTES"])
-
-
-def throttled(username: str, ip: str) -> bool:
-    """Too many recent failures for this account, or from this address.
-
-    Counted in the database so every worker sees the same numbers. A lock on one account
-    never affects another, and an address limit only affects that address, so nobody can
-    lock everyone out.
-    """
-    since = utcnow() - _window()
-    last_ok = db.session.scalar(
-        select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.username == username, LoginAttempt.success
-        )
-    )
-    account_since = max(since, last_ok) if last_ok else since
-    failures = select(func.count()).select_from(LoginAttempt).where(~LoginAttempt.success)
-    by_account = db.session.scalar(
-        failures.where(LoginAttempt.username == username, LoginAttempt.at > account_since)
-    )
-    by_address = db.session.scalar(failures.where(LoginAttempt.ip == ip, LoginAttempt.at > since))
-    config = current_app.config
-    return (
-        by_account >= config["LOGIN_MAX_FAILURES"]
-        or by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
-    )
-
-
-def _attempt(username: str, success: bool) -> None:
-    db.session.add(
-        LoginAttempt(username=username[:64], ip=request.remote_addr or "-", success=success)
-    )
-    db.session.commit()
 
 
 def _as_actor(username: str, user: StaffUser | None) -> Any:
@@ -125,9 +89,8 @@ def login() -> Any:
         session[NEXT_KEY] = safe_next(request.args.get("next"), "")
     if form.validate_on_submit():
         username = form.username.data.strip().lower()
-        ip = request.remote_addr or "-"
         user = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
-        if throttled(username, ip):
+        if throttled(username, client_address()):
             audit.record(
                 "auth.login_failed",
                 actor=_as_actor(username, user),
@@ -142,7 +105,7 @@ def login() -> Any:
                 return redirect(
                     url_for("staff.second_factor" if live.totp_secret else "staff.enrol")
                 )
-            _attempt(username, False)
+            record_attempt(username, False)
             audit.record("auth.login_failed", actor=_as_actor(username, user), outcome="failure")
             error = WRONG
     status = 200 if error is None else 401
@@ -154,7 +117,7 @@ def _finish_sign_in(user: StaffUser, step: int) -> Response:
     db.session.commit()
     staff_session = current_staff_session()
     promote_session(staff_session)
-    _attempt(user.username, True)
+    record_attempt(user.username, True)
     audit.record("auth.login", actor=user)
     return redirect(safe_next(session.pop(NEXT_KEY, ""), url_for("staff.queue_page")))
 
@@ -174,7 +137,7 @@ def second_factor() -> Any:
     form = forms.CodeForm()
     error = None
     if form.validate_on_submit():
-        if throttled(user.username, request.remote_addr or "-"):
+        if throttled(user.username, client_address()):
             end_current_session()
             audit.record(
                 "auth.mfa_failed", actor=user, outcome="denied", detail={"reason": "throttled"}
@@ -184,7 +147,7 @@ def second_factor() -> Any:
         step = credentials.accept_code(user.totp_secret, form.code.data, user.totp_last_step)
         if step is not None:
             return _finish_sign_in(user, step)
-        _attempt(user.username, False)
+        record_attempt(user.username, False)
         audit.record("auth.mfa_failed", actor=user, outcome="failure")
         error = "That code did not work. Codes change every 30 seconds and work only once."
     return render_template("staff/code.html", form=form, error=error), 200 if error is None else 401
@@ -250,7 +213,7 @@ def reauthenticate() -> Any:
             db.session.commit()
             audit.record("auth.reauthenticate", actor=user)
             return redirect(safe_next(request.args.get("next"), url_for("staff.queue_page")))
-        _attempt(user.username, False)
+        record_attempt(user.username, False)
         audit.record("auth.reauthenticate", actor=user, outcome="failure")
         error = "The password or code is wrong."
     return render_template(
@@ -294,35 +257,62 @@ def password() -> Any:
 # ------------------------------------------------------------------ submissions
 
 
+def _visible_clinics() -> list[Clinic]:
+    """The clinics whose submissions the signed-in person sees, by name."""
+    if sees_every_clinic(current_user):
+        return list(db.session.scalars(select(Clinic).order_by(Clinic.name)))
+    return list(current_user.clinics)
+
+
 def _queue_page(search: str = "") -> str:
-    filters = queue.Filters.from_args(request.values)
+    clinic_list = _visible_clinics()
+    zone = page_zone(clinic_list)
+    # A search finds a person whatever the state of their form; the list opens on open work.
+    filters = queue.Filters.from_args(
+        request.values,
+        me=current_user.id,
+        zone=zone,
+        default_view="all" if search.strip() else "open",
+    )
     everywhere = sees_every_clinic(current_user)
     found = queue.page_of(current_user, filters, search, everywhere)
-    clinics = db.session.scalars(select(Clinic).order_by(Clinic.name)).all()
-    if not everywhere:
-        clinics = [c for c in clinics if c in current_user.clinics]
+    # Forms sent before any clinic existed: administrators see them first, to move them.
+    orphans = (
+        queue.unassigned_clinic()
+        if current_user.role == Role.ADMIN and not search.strip() and not filters.no_clinic
+        else None
+    )
+    now = utcnow()
+    targets = current_app.config["QUEUE_TARGETS"]
+    shown = [*found.rows, *(orphans.rows if orphans else ())]
     cap = queue.SEARCH_CAP if search.strip() else queue.COUNT_CAP
     html = render_template(
         "staff/queue.html",
         rows=found.rows,
+        orphans=orphans,
+        waits={row.id: queue.waiting(row, now, targets) for row in shown},
         total=found.total,
         too_many=found.too_many,
         filters=filters,
         counts=queue.status_counts(current_user, filters, everywhere),
-        clinics=clinics,
+        clinics=clinic_list,
+        zone=zone,
+        zone_name=zone_label(zone),
         search=search,
         pages=max(1, -(-min(found.total, cap) // queue.PAGE_SIZE)),
         page_size=queue.PAGE_SIZE,
         cap=cap,
         statuses=STATUS_LABELS,
-        outcomes=queue.OUTCOMES,
+        views=queue.VIEWS,
+        outcomes=STAFF_WORDS.outcomes,
+        languages=ENGLISH_NAMES,
         args={k: v for k, v in request.args.items() if k != "page"},
     )
-    # Lists are audited with the ids shown (security L01); a search also notes that one ran.
+    # Lists are audited with the ids shown; a search also notes that one ran.
     # Written once the page is rendered: its commit expires the rows, and rendering them
     # after it would load each one again, one query per row.
     action = "submission.search" if search.strip() else "submission.list"
-    audit.record(action, detail={"ids": [row.id for row in found.rows]})
+    audit.record(action, detail={"ids": [row.id for row in shown]})
     return html
 
 
@@ -351,57 +341,47 @@ def _get_visible(public_id: str) -> Submission:
     return submission
 
 
+def _presentation_context(item: Submission) -> dict[str, Any]:
+    """What the detail page shows of the submission itself, in words (see presentation).
+
+    ``view`` is a :class:`screening.presentation.StaffView`: the outcome, the safety rows,
+    the fired rules with their effects in words, and every answer by staff group.
+    """
+    return {"view": presentation.staff_view(item)}
+
+
 def _detail(
-    item: Submission, conflict: bool = False, note_text: str = "", error: str | None = None
+    item: Submission,
+    conflict: bool = False,
+    note_text: str = "",
+    error: str | None = None,
+    move_form: forms.MoveClinicForm | None = None,
 ):
-    ruleset = load_ruleset()
-    fired = []
-    for rule_id, note in zip(
-        item.result["fired_rules"], item.result["clinician_notes"], strict=True
-    ):
-        found = ruleset.by_id.get(rule_id)
-        fired.append(
-            {
-                "id": rule_id,
-                "note": note,
-                "effect": found.effect.value if found else "",
-                "sources": found.sources if found else (),
-            }
-        )
-    notes = db.session.scalars(
-        select(SubmissionNote)
-        .where(SubmissionNote.submission_id == item.id)
-        .order_by(SubmissionNote.id)
-    ).all()
-    changes = db.session.scalars(
-        select(SubmissionChange)
-        .where(SubmissionChange.submission_id == item.id)
-        .order_by(SubmissionChange.id)
-    ).all()
-    colleagues = db.session.scalars(
-        select(StaffUser).where(StaffUser.active).order_by(StaffUser.username)
-    ).all()
-    if item.clinic_id is not None:
-        colleagues = [
-            u
-            for u in colleagues
-            if u.role == "admin" or item.clinic_id in {c.id for c in u.clinics}
+    if move_form is None and has_permission(current_user, "submission:move"):
+        move_form = forms.MoveClinicForm(formdata=None)
+    if move_form is not None:
+        move_form.clinic.choices = [
+            SelectChoice(c.id, c.name)
+            for c in db.session.scalars(select(Clinic).where(Clinic.active).order_by(Clinic.name))
+            if c.id != item.clinic_id
         ]
-    status = 409 if conflict else (400 if error else 200)
+    zone = zone_of(item.clinic)
+    status = 409 if conflict else (400 if error or (move_form and move_form.errors) else 200)
     return render_template(
         "staff/submission.html",
         item=item,
-        fired=fired,
-        notes=notes,
-        changes=changes,
-        colleagues=colleagues,
+        timeline=workflow.timeline(item),
+        colleagues=workflow.assignable(item),
         moves=STATUS_MOVES[item.status],
         statuses=STATUS_LABELS,
-        sections=review_sections(item.answers, item.personal),
         conflict=conflict,
         note_text=note_text,
         error=error,
+        move_form=move_form,
         note_max=workflow.NOTE_MAX,
+        zone=zone,
+        zone_name=zone_label(zone),
+        **_presentation_context(item),
     ), status
 
 
@@ -424,7 +404,7 @@ def _after_change(item: Submission, message: str) -> Response:
 
 
 @bp.post("/submissions/<public_id>/status")
-@permission_required("submission:update")
+@permission_required("submission:work")
 def submission_status(public_id: str) -> Any:
     item = _get_visible(public_id)
     new = request.form.get("status", "")
@@ -439,23 +419,29 @@ def submission_status(public_id: str) -> Any:
 
 
 @bp.post("/submissions/<public_id>/assign")
-@permission_required("submission:update")
+@permission_required("submission:work")
 def submission_assign(public_id: str) -> Any:
     item = _get_visible(public_id)
     raw = request.form.get("assignee", "")
-    assignee = db.session.get(StaffUser, int(raw)) if raw.isascii() and raw.isdigit() else None
-    if raw and (assignee is None or not assignee.active):
+    assignee = (
+        db.session.get(StaffUser, int(raw))
+        if raw.isascii() and raw.isdigit() and len(raw) < 10
+        else None
+    )
+    if raw and assignee is None:
         return _detail(item, error="Choose a staff member from the list.")
     try:
         workflow.assign(item, _expected_version(), assignee, current_user)
     except workflow.Conflict:
         db.session.refresh(item)
         return _detail(item, conflict=True)
+    except workflow.NotAllowed as problem:
+        return _detail(item, error=str(problem))
     return _after_change(item, f"Assigned to {assignee.username}." if assignee else "Unassigned.")
 
 
 @bp.post("/submissions/<public_id>/notes")
-@permission_required("submission:update")
+@permission_required("submission:note")
 def submission_note(public_id: str) -> Any:
     item = _get_visible(public_id)
     text = (request.form.get("note") or "").replace("\r\n", "\n").strip()
@@ -470,13 +456,38 @@ def submission_note(public_id: str) -> Any:
     return _after_change(item, "Note added.")
 
 
+@bp.post("/submissions/<public_id>/clinic")
+@permission_required("submission:move")
+def submission_clinic(public_id: str) -> Any:
+    """Move a submission to another clinic, with the reason (administrators)."""
+    item = _get_visible(public_id)
+    form = forms.MoveClinicForm()
+    if not form.validate_on_submit():
+        return _detail(item, move_form=form)
+    clinic = db.session.get(Clinic, form.clinic.data) if form.clinic.data else None
+    if clinic is None:
+        form.clinic.errors = ["Choose a clinic from the list."]
+        return _detail(item, move_form=form)
+    try:
+        workflow.move_to_clinic(item, _expected_version(), clinic, form.reason.data, current_user)
+    except workflow.Conflict:
+        db.session.refresh(item)
+        return _detail(item, conflict=True)
+    except workflow.NotAllowed as problem:
+        form.reason.errors = [str(problem)]
+        return _detail(item, move_form=form)
+    return _after_change(item, f"Moved to {clinic.name}.")
+
+
 def _summary_html(items: list[Submission], pdf: bool) -> str:
     """The clinician's one-page summary of each item (US Letter, or A4 by setting)."""
     paper = current_app.config["SUMMARY_PAPER"]
-    zone = current_app.config["CLINIC_TIMEZONE"]
-    summaries = [build_summary(item, timezone=zone) for item in items]
+    summaries = [build_summary(item, timezone=zone_of(item.clinic)) for item in items]
     if len(summaries) == 1:
-        return render_template("print/summary.html", summary=summaries[0], paper=paper, pdf=pdf)
+        back = url_for("staff.submission", public_id=items[0].public_id)
+        return render_template(
+            "print/summary.html", summary=summaries[0], paper=paper, pdf=pdf, back_url=back
+        )
     return render_template("print/summary_batch.html", summaries=summaries, paper=paper, pdf=pdf)
 
 
@@ -493,6 +504,7 @@ def _pdf_response(html: str, name: str) -> Response:
 def summary_print(public_id: str) -> str:
     """The print view: printing is a server-side action, so it is audited (security L02)."""
     item = _get_visible(public_id)
+    workflow.record_output([item.id], Event.PRINT, current_user)
     audit.record("submission.print", submission_id=item.id)
     return _summary_html([item], pdf=False)
 
@@ -501,6 +513,7 @@ def summary_print(public_id: str) -> str:
 @permission_required("submission:print")
 def summary_pdf(public_id: str) -> Response:
     item = _get_visible(public_id)
+    workflow.record_output([item.id], Event.PDF, current_user)
     audit.record("submission.pdf", submission_id=item.id)
     return _pdf_response(_summary_html([item], pdf=True), f"summary-{item.reference}.pdf")
 
@@ -522,6 +535,7 @@ def batch_pdf() -> Any:
     if not items:
         flash("Tick the submissions to print first.")
         return redirect(url_for("staff.queue_page"), code=303)
+    workflow.record_output([item.id for item in items], Event.PDF, current_user)
     audit.record("submission.pdf", detail={"ids": [item.id for item in items]})
     return _pdf_response(_summary_html(list(items), pdf=True), "summaries.pdf")
 
@@ -530,22 +544,37 @@ def batch_pdf() -> Any:
 @permission_required("submission:export")
 @fresh_required
 def export() -> Any:
-    """CSV of a date range (bulk export asks for the password and code again)."""
+    """CSV of a date range (bulk export asks for the password and code again).
+
+    The dates are the clinic's calendar days and the times in the file its clock: the
+    user's clinics' zone (every clinic's for an administrator; the app's default when
+    they differ). The file opens in Excel as UTF-8, values in words unless codes are asked.
+    """
+    everyone = current_user.role == Role.ADMIN
+    clinics = db.session.scalars(select(Clinic)).all() if everyone else current_user.clinics
+    zone = page_zone(clinics)
     form = forms.ExportForm()
+    if request.method == "GET":
+        last = clinic_today(zone)
+        form.start.data = last - timedelta(days=exports.DEFAULT_DAYS)
+        form.end.data = last
     if not form.validate_on_submit():
-        return render_template("staff/export.html", form=form)
-    start = datetime.combine(form.start.data, datetime.min.time(), tzinfo=UTC)
-    end = datetime.combine(form.end.data, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+        return render_template("staff/export.html", form=form, zone_name=zone_label(zone))
+    start = day_start(form.start.data, zone)
+    end = day_start(form.end.data + timedelta(days=1), zone)
     rows = db.session.scalars(
         queue.visible(current_user, sees_every_clinic(current_user))
         .where(Submission.submitted_at >= start, Submission.submitted_at < end)
         .order_by(Submission.submitted_at)
     ).all()
+    body = exports.to_csv(rows, zone, words=form.values.data != "codes")
+    workflow.record_output([row.id for row in rows], Event.EXPORT, current_user)
     audit.record("submission.export", detail={"ids": [row.id for row in rows]})
-    body = exports.to_csv(rows)
     name = f"submissions-{form.start.data.isoformat()}-to-{form.end.data.isoformat()}.csv"
     return Response(
-        body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        body.encode("utf-8"),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -555,17 +584,8 @@ def emergency_access() -> Any:
     """Break glass: see every clinic's submissions for a short time, with a reason."""
     form = forms.EmergencyAccessForm()
     if form.validate_on_submit():
+        grant_emergency_access(current_user, form.reason.data)
         minutes = current_app.config["BREAK_GLASS_MINUTES"]
-        now = utcnow()
-        grant = BreakGlassGrant(
-            user_id=current_user.id,
-            reason=form.reason.data.strip(),
-            created_at=now,
-            expires_at=now + timedelta(minutes=minutes),
-        )
-        db.session.add(grant)
-        db.session.flush()
-        audit.record("access.break_glass", detail={"grant": grant.id, "minutes": minutes})
         flash(f"Emergency access is on for {minutes} minutes. Everything you open is flagged.")
         return redirect(url_for("staff.queue_page"), code=303)
     return render_template(
@@ -576,10 +596,7 @@ def emergency_access() -> Any:
 @bp.post("/emergency-access/end")
 @permission_required("submission:view")
 def emergency_access_end() -> Response:
-    grant = active_grant(current_user)
-    if grant is not None:
-        grant.expires_at = utcnow()
-        audit.record("access.break_glass_end", detail={"grant": grant.id})
+    end_emergency_access(current_user)
     return redirect(url_for("staff.queue_page"), code=303)
 
 
@@ -660,9 +677,80 @@ def clinics() -> Any:
             error = str(problem)
         else:
             audit.record("clinic.create", target=clinic.name)
-            return redirect(url_for("staff.clinics"))
-    rows = db.session.scalars(select(Clinic).order_by(Clinic.name)).all()
-    return render_template("staff/clinics.html", form=form, rows=rows, error=error)
+            flash(f"{clinic.name} added. Add its phone number and opening hours next.")
+            return redirect(url_for("staff.clinic_edit", clinic_id=clinic.id), code=303)
+    rows = db.session.scalars(select(Clinic).order_by(Clinic.active.desc(), Clinic.name)).all()
+    return render_template(
+        "staff/clinics.html",
+        form=form,
+        rows=rows,
+        error=error,
+        hours=Hours.of,
+        zone_label=zone_label,
+    ), (200 if error is None else 400)
+
+
+def _clinic_or_404(clinic_id: int) -> Clinic:
+    clinic = db.session.get(Clinic, clinic_id) if clinic_id < 2**31 else None
+    if clinic is None:
+        abort(404)
+    return clinic
+
+
+@bp.route("/admin/clinics/<int:clinic_id>", methods=["GET", "POST"])
+@permission_required("clinic:manage")
+def clinic_edit(clinic_id: int) -> Any:
+    """A clinic's name, contact details, opening hours, note for patients and time zone."""
+    clinic = _clinic_or_404(clinic_id)
+    form = forms.ClinicEditForm(
+        obj=clinic,
+        data={"open_days": list(clinic.open_days), "timezone": zone_of(clinic)},
+    )
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        try:
+            changed = accounts.update_clinic(
+                clinic,
+                name=form.name.data,
+                phone=form.phone.data or "",
+                address=form.address.data or "",
+                patient_note=form.patient_note.data or "",
+                open_days="".join(form.open_days.data or []),
+                opens_at=form.opens_at.data,
+                closes_at=form.closes_at.data,
+                timezone=form.timezone.data,
+            )
+        except accounts.AccountError as problem:
+            db.session.rollback()
+            errors[problem.field] = str(problem)
+        else:
+            if changed:
+                audit.record(
+                    "clinic.update", target=clinic.name, detail={"fields": sorted(changed)}
+                )
+            flash(f"{clinic.name} saved." if changed else "Nothing changed.")
+            return redirect(url_for("staff.clinics"), code=303)
+    for name, messages in form.errors.items():
+        errors.setdefault(name, messages[0])
+    return render_template("staff/clinic_edit.html", form=form, clinic=clinic, errors=errors), (
+        400 if errors else 200
+    )
+
+
+@bp.post("/admin/clinics/<int:clinic_id>/active")
+@permission_required("clinic:manage")
+def clinic_active(clinic_id: int) -> Response:
+    """Retire a clinic (no new forms; its submissions stay visible) or reactivate it."""
+    clinic = _clinic_or_404(clinic_id)
+    active = request.form.get("active") == "1"
+    if accounts.set_clinic_active(clinic, active):
+        audit.record("clinic.reactivate" if active else "clinic.retire", target=clinic.name)
+    flash(
+        f"{clinic.name} takes forms again."
+        if active
+        else f"{clinic.name} is retired: it takes no new forms. Its submissions stay visible."
+    )
+    return redirect(url_for("staff.clinics"), code=303)
 
 
 @bp.get("/admin/audit/submission")
@@ -685,11 +773,13 @@ def audit_submission() -> str:
     )
 
 
-def _day(text: str | None) -> datetime | None:
+def _day(text: str | None) -> date | None:
+    """A typed YYYY-MM-DD date within the years a calendar day can start in any zone."""
     try:
-        return datetime.strptime(text or "", "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(text or "", "%Y-%m-%d").date()
     except ValueError:
         return None
+    return day if 1 < day.year < 9999 else None
 
 
 @bp.get("/admin/audit/activity")
@@ -701,7 +791,11 @@ def audit_activity() -> str:
     start, end = _day(form.start.data), _day(form.end.data)
     events = []
     if form.user.data and start and end:
-        events = audit.for_actor(form.user.data, start, end + timedelta(days=1))
+        # The dates are the clinic's calendar days.
+        zone = page_zone(_visible_clinics())
+        events = audit.for_actor(
+            form.user.data, day_start(start, zone), day_start(end + timedelta(days=1), zone)
+        )
         audit.record("audit.view", target=str(form.user.data), detail={"report": "activity"})
     return render_template(
         "staff/audit_activity.html", form=form, events=events, searched=bool(start and end)
@@ -710,4 +804,16 @@ def audit_activity() -> str:
 
 @bp.app_context_processor
 def staff_context() -> dict[str, Any]:
-    return {"can": lambda permission: has_permission(current_user, permission)}
+    return {
+        "can": lambda permission: has_permission(current_user, permission),
+        "outcome_words": outcome_words,
+        # The zone of a page that shows no submission: the person's clinics' zone.
+        "staff_zone": lambda: page_zone(_visible_clinics()),
+        "zone_label": zone_label,
+    }
+
+
+@bp.app_template_filter("clinic_time")
+def clinic_time(moment: datetime | None, zone: str) -> str:
+    """A time on the clinic's clock, US style ("Dec 4, 2026, 3:05 PM")."""
+    return format_time(moment, zone)

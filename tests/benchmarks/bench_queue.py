@@ -121,6 +121,14 @@ def run(size: int, repeat: int, url: str) -> tuple[dict[str, float], dict[str, i
         figures["queue_one_clinic_ms"] = median_ms(first_page(intake, everything), repeat)
         figures["filter_admin_ms"] = median_ms(first_page(admin, narrow, "", True), repeat)
         figures["filter_one_clinic_ms"] = median_ms(first_page(intake, narrow), repeat)
+        # The front desk's everyday views: their own work, and the finished work.
+        mine = queue.Filters(assignee=intake.id)
+        figures["assigned_to_me_ms"] = median_ms(first_page(intake, mine), repeat)
+        done = queue.Filters(view="done")
+        figures["done_one_clinic_ms"] = median_ms(first_page(intake, done), repeat)
+        figures["all_one_clinic_ms"] = median_ms(
+            first_page(intake, queue.Filters(view="all")), repeat
+        )
         # The part of every page above that grows with the table up to the count cap.
         figures["counts_only_admin_ms"] = median_ms(
             lambda: queue.status_counts(admin, everything, True), repeat

@@ -88,6 +88,15 @@ class QueuePage(StaffPage):
         """The "N submissions ..." line above the table."""
         return visible_text(self.page.locator("main h1 ~ p").last.inner_text())
 
+    def intro(self) -> str:
+        """The line under the heading: which work is shown, in what order, in which zone."""
+        return visible_text(self.page.locator("main h1 + p").inner_text())
+
+    def filter_assigned_to_me(self) -> QueuePage:
+        self.page.locator("#f-assigned").select_option("me")
+        self.journey.click('form.filters button[type="submit"]')
+        return QueuePage(self.journey)
+
 
 class SearchResults(QueuePage):
     name = "staff-search-results"
@@ -100,7 +109,7 @@ class SearchResults(QueuePage):
 
 class SubmissionPage(StaffPage):
     name = "staff-submission"
-    path = "/staff/submissions/[^/]+"
+    path = "/staff/submissions/[^/]+(/(clinic|status|assign|notes))?"
 
     def facts(self) -> dict[str, str]:
         """{term: its value} of the summary box's facts list."""
@@ -113,6 +122,21 @@ class SubmissionPage(StaffPage):
     def print_view(self) -> PrintView:
         self.journey.click('a:text-is("Print summary")')
         return PrintView(self.journey)
+
+    def assign_to(self, label: str) -> SubmissionPage:
+        self.page.locator("#assignee").select_option(label=label)
+        self.journey.click('button:text-is("Assign")')
+        return SubmissionPage(self.journey)
+
+    def add_note(self, text: str) -> SubmissionPage:
+        self.page.locator("#note").fill(text)
+        self.journey.click('button:text-is("Add note")')
+        return SubmissionPage(self.journey)
+
+    def timeline(self) -> list[str]:
+        return [
+            visible_text(line) for line in self.page.locator("ol.timeline > li").all_inner_texts()
+        ]
 
     def download_pdf(self):
         """Click "Download PDF"; return Playwright's Download."""
@@ -127,3 +151,34 @@ class PrintView(StaffPage):
 
     def name_shown(self) -> str:
         return visible_text(self.page.locator("h1.name").inner_text())
+
+    def prints(self) -> int:
+        """How often the page called window.print (stubbed by :data:`COUNT_PRINTS`)."""
+        return self.page.evaluate("window.__prints || 0")
+
+    def press_print(self) -> None:
+        self.page.locator("button[data-print]").click()
+
+    def back(self) -> SubmissionPage:
+        self.journey.click('a:text-is("Back to the submission")')
+        return SubmissionPage(self.journey)
+
+
+class ClinicsPage(StaffPage):
+    name = "staff-clinics"
+    path = "/staff/admin/clinics"
+
+
+class ClinicEditPage(StaffPage):
+    name = "staff-clinic-edit"
+    path = "/staff/admin/clinics/[0-9]+"
+
+
+class StaffErrorPage(StaffPage):
+    name = "staff-error"
+    path = "/staff/.*"
+
+
+#: An init script that counts window.print() calls instead of opening the dialog, which a
+#: headless browser cannot show.
+COUNT_PRINTS = "window.__prints = 0; window.print = function () { window.__prints += 1; };"

@@ -16,15 +16,22 @@ import re
 import subprocess
 
 import pytest
+from sqlalchemy import update
 
+from screening.extensions import db
+from screening.models import Submission
 from screening.staff import accounts
 from tests.browser.pages import Checks, Journey, axe_violations_live, complete_with
 from tests.browser.staff_pages import (
+    COUNT_PRINTS,
+    ClinicEditPage,
+    ClinicsPage,
     CodePage,
     LoginPage,
     PrintView,
     QueuePage,
     SearchResults,
+    StaffErrorPage,
     StaffJourney,
     SubmissionPage,
 )
@@ -51,9 +58,7 @@ def test_staff_sign_in_find_open_print_and_download(
     open_context, live_server, requests_log, tmp_path
 ):
     app = live_server.app
-    # The only clinic, made before the patient starts, so the submission goes to it.
-    with app.app_context():
-        accounts.create_clinic(CLINIC)
+    # The app starts with one clinic (CLINIC), so the submission goes to it.
 
     # -- the patient sends V01 and is given a reference
     # axe is off for the patient's pages here: they are this scenario's setup, and the same
@@ -66,7 +71,9 @@ def test_staff_sign_in_find_open_print_and_download(
 
     # -- an intake staff member of that clinic, in a browser of their own
     staff = make_staff(app, "ines", "intake", clinics=[CLINIC])
-    trip = StaffJourney(open_context().new_page())
+    page = open_context().new_page()
+    page.add_init_script(COUNT_PRINTS)
+    trip = StaffJourney(page)
 
     login = trip.open_login()
     assert isinstance(login, LoginPage) and login.heading() == "Sign in"
@@ -74,6 +81,9 @@ def test_staff_sign_in_find_open_print_and_download(
     assert isinstance(code, CodePage) and code.heading() == "Enter your code"
     queue = code.enter(staff.code())
     assert isinstance(queue, QueuePage) and queue.heading() == "Submissions"
+    # The queue opens on open work, and names the clinic's time zone once.
+    assert queue.intro().startswith("Open work: emergencies first")
+    assert queue.intro().endswith("Times are Eastern time (America/New_York).")
     assert reference in queue.references()
 
     # -- search by the reference (a POST: nothing of the search goes into a URL)
@@ -89,29 +99,45 @@ def test_staff_sign_in_find_open_print_and_download(
     assert detail.heading() == f"Submission {reference}"
     assert detail.page.title() == f"Submission {reference} – Clinic staff"
     facts = detail.facts()
-    assert facts["Outcome"] == "DISCUSS", facts
+    # Words, not codes.
+    assert facts["Outcome"].startswith("Discuss"), facts
+    assert "DISCUSS" not in detail.page.locator("main").inner_text()
     assert facts["Name"] == CONTACT["full_name"]
     assert facts["Phone"] == CONTACT["phone"]
     assert facts["Clinic"] == CLINIC
 
-    # -- the print view
+    # -- take it, add a note: both at the top of its timeline, newest first
+    detail = detail.assign_to(f"{staff.username} (me)")
+    assert detail.timeline()[0].endswith(f"{staff.username}: Assigned to {staff.username}")
+    detail = detail.add_note("Called, left a message.")
+    assert detail.timeline()[0].endswith(f"{staff.username}: Note Called, left a message.")
+
+    # -- the print view: "Print summary" opens the print dialog at once; Print and Back
     printed = detail.print_view()
     assert isinstance(printed, PrintView)
+    printed.page.wait_for_function("window.__prints === 1")
     assert reference in printed.page.title()
     assert printed.name_shown() == CONTACT["full_name"]
+    printed.press_print()
+    assert printed.prints() == 2
     # axe injected into the live print view agrees with the scan of its copy (pages.Scanner):
     # the copy really had the print stylesheet.
     assert axe_violations_live(printed.page) == []
 
     # -- back to the submission, and download the PDF
-    printed.page.go_back()
-    detail = SubmissionPage(trip)
+    detail = printed.back()
+    assert detail.timeline()[0].endswith("Opened the print view")
     download = detail.download_pdf()
     assert download.suggested_filename == f"summary-{reference}.pdf"
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     assert saved.read_bytes().startswith(b"%PDF")
     assert pdf_pages(saved) == 1
+
+    # -- "assigned to me" lists it
+    trip.click('a:text-is("Back to submissions")')
+    queue = QueuePage(trip).filter_assigned_to_me()
+    assert queue.references() == [reference]
 
     # Every staff page of the issue was reached, and so scanned by axe.
     assert trip.checks.visited == [
@@ -120,7 +146,64 @@ def test_staff_sign_in_find_open_print_and_download(
         "staff-queue",
         "staff-search-results",
         "staff-submission",
+        "staff-submission",
+        "staff-submission",
         "staff-print-view",
         "staff-submission",
+        "staff-queue",
+        "staff-queue",
+    ]
+    requests_log.assert_same_origin()
+
+
+def test_admin_pages_of_a_clinic_day_pass_axe(open_context, live_server, requests_log):
+    """An administrator's pages: the queue with forms that have no clinic, moving one,
+    clinics, a clinic's edit page with an error, and a staff error page: axe on each."""
+    app = live_server.app
+    patient = Journey(open_context().new_page(), checks=Checks(axe=False), today=clinic_today(app))
+    reference = complete_with(patient, V01, CONTACT).submit().reference().strip()
+    with app.app_context():
+        db.session.execute(update(Submission).values(clinic_id=None))  # as an earlier version
+        db.session.commit()
+        accounts.create_clinic("South Clinic")
+    boss = make_staff(app, "bea", "admin")
+    trip = StaffJourney(open_context().new_page())
+    queue = trip.open_login().sign_in(boss.username, boss.password).enter(boss.code())
+    orphans = queue.page.locator("section.orphans")
+    assert reference in orphans.inner_text()
+
+    trip.click(f'section.orphans a:text-is("{reference}")')
+    detail = SubmissionPage(trip)
+    detail.page.locator("details.move-clinic summary").click()
+    detail.page.locator("#clinic").select_option(label="South Clinic")
+    trip.click('button:text-is("Move")')  # no reason: the error summary
+    detail = SubmissionPage(trip)
+    assert detail.error_summary() == 1
+    detail.page.locator("#reason").fill("Lives near South")
+    trip.click('button:text-is("Move")')
+    detail = SubmissionPage(trip)
+    assert "Moved to South Clinic from no clinic" in detail.timeline()[0]
+
+    trip.click('nav a:text-is("Clinics")')
+    assert ClinicsPage(trip).heading() == "Clinics"
+    trip.click('table a:text-is("South Clinic")')
+    edit = ClinicEditPage(trip)
+    edit.page.locator("#opens_at").fill("9 in the morning")
+    trip.click('button:text-is("Save")')
+    edit = ClinicEditPage(trip)
+    assert edit.error_summary() == 1
+    trip.page.goto(f"{live_server.url}/staff/submissions/{'0' * 32}")
+    StaffErrorPage(trip)
+    assert trip.checks.visited == [
+        "staff-login",
+        "staff-code",
+        "staff-queue",
+        "staff-submission",
+        "staff-submission",
+        "staff-submission",
+        "staff-clinics",
+        "staff-clinic-edit",
+        "staff-clinic-edit",
+        "staff-error",
     ]
     requests_log.assert_same_origin()

@@ -23,6 +23,7 @@ ADMIN_ONLY = {
     "staff.users",
     "staff.user_new",
     "staff.clinics",
+    "staff.clinic_edit",
     "staff.audit_submission",
     "staff.audit_activity",
 }
@@ -34,6 +35,7 @@ def url_for_rule(rule) -> str:
         .replace("<token>", "x")
         .replace("<path:filename>", "css/app.css")
         .replace("<int:user_id>", "1")
+        .replace("<int:clinic_id>", "1")
         .replace("<public_id>", "0" * 32)
     )
 
@@ -111,7 +113,6 @@ def test_each_role_gets_only_its_pages(app, clock, role):
 
 def test_staff_see_only_their_clinics_submissions(app, clock):
     with app.app_context():
-        accounts.create_clinic("North Clinic")
         accounts.create_clinic("South Clinic")
     north = submit_for(app, "North Clinic")
     south = submit_for(app, "South Clinic")
@@ -132,7 +133,7 @@ def test_staff_see_only_their_clinics_submissions(app, clock):
 
 def test_with_one_clinic_submissions_go_to_it_without_asking(app, clock):
     with app.app_context():
-        only = accounts.create_clinic("Only Clinic")
+        only = accounts.clinic_by_name("North Clinic")
         only_id = only.id
     patient = Patient(app.test_client())
     assert 'name="clinic"' not in patient.get("/step/about-you").get_data(as_text=True)
@@ -239,7 +240,6 @@ def clock_day() -> str:
 
 def test_emergency_access_is_time_boxed_flagged_and_reviewed(app, clock):
     with app.app_context():
-        accounts.create_clinic("North Clinic")
         accounts.create_clinic("South Clinic")
     south = submit_for(app, "South Clinic")
     nurse = make_staff(app, "nora", "intake", clinics=["North Clinic"])

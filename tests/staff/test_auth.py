@@ -85,10 +85,10 @@ def test_long_passwords_are_not_truncated(app, staff_client, clock):
 
 
 def test_cli_adds_an_account_with_the_password_typed_twice(app, runner):
-    result = runner.invoke(args=["clinic", "add", "North Clinic"])
+    result = runner.invoke(args=["clinic", "add", "East Clinic"])
     assert result.exit_code == 0
     result = runner.invoke(
-        args=["staff", "add", "nia", "--role", "intake", "--clinic", "North Clinic"],
+        args=["staff", "add", "nia", "--role", "intake", "--clinic", "East Clinic"],
         input=f"{PASSWORD}\n{PASSWORD}\n",
     )
     assert result.exit_code == 0, result.output
@@ -97,7 +97,7 @@ def test_cli_adds_an_account_with_the_password_typed_twice(app, runner):
     )
     assert result.exit_code != 0 and "at least 12 characters" in result.output
     listing = runner.invoke(args=["staff", "list"]).output
-    assert "nia\tintake\tactive\tcode not set up\tNorth Clinic" in listing
+    assert "nia\tintake\tactive\tcode not set up\tEast Clinic" in listing
     assert runner.invoke(args=["staff", "disable", "nia"]).exit_code == 0
     assert "nia\tintake\tdisabled" in runner.invoke(args=["staff", "list"]).output
 
