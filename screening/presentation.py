@@ -141,7 +141,7 @@ def dob_words(personal: Mapping[str, Any]) -> str:
     if not raw:
         return NOT_ANSWERED
     born = date.fromisoformat(raw)
-    return f"{born.day} {born.strftime('%b')} {born.year}"
+    return f"{born.strftime('%b')} {born.day}, {born.year}"
 
 
 def contact_words(submission: Submission) -> tuple[tuple[str, str], ...]:

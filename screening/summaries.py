@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from screening import presentation
+from screening.clinics import format_time
 from screening.i18n import ENGLISH_NAMES
 from screening.models import Submission
 from screening.presentation import (
@@ -233,8 +233,8 @@ def _treatments(answers: Mapping[str, Any]) -> tuple[Treatment, ...]:
 def _submitted(moment: datetime | None, timezone: str) -> str:
     if moment is None:
         return NOT_ANSWERED
-    local = moment.astimezone(ZoneInfo(timezone))
-    return f"{local.day} {local.strftime('%b %Y, %H:%M')} ({local.tzname()})"
+    # US style on the clinic's clock: "Mar 1, 2025, 9:30 AM EST".
+    return format_time(moment, timezone, with_zone=True)
 
 
 def _text(value: Any) -> str:

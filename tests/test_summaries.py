@@ -308,8 +308,8 @@ def test_identity_clinic_and_questions():
     submission = make_submission("V12")
     summary = build_summary(submission)
     assert summary.clinic == "Not chosen"
-    assert summary.dob == "14 Mar 1979" and summary.age == "45"
-    assert summary.submitted.startswith("1 Mar 2025, 09:30")  # New York time
+    assert summary.dob == "Mar 14, 1979" and summary.age == "45"
+    assert summary.submitted == "Mar 1, 2025, 9:30 AM EST"  # New York time, US style
     assert summary.language == "English"
     assert [q.id for q in summary.questions] == submission.questions
     assert summary.questions[0].id == "Q21" and not summary.questions[0].always

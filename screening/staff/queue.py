@@ -25,7 +25,7 @@ from sqlalchemy.orm import defer, joinedload
 from screening.clinics import Hours, day_start, waiting_label
 from screening.extensions import db
 from screening.i18n import ENGLISH_NAMES
-from screening.models import STATUS_LABELS, StaffUser, Submission, normalise_code
+from screening.models import STATUS_LABELS, StaffUser, Status, Submission, normalise_code
 from screening.scoring import Outcome
 
 PAGE_SIZE = 25
@@ -277,8 +277,14 @@ def due_at(row: Submission, targets: dict[str, dict[str, float]]) -> datetime:
 
 
 def waiting(row: Submission, now: datetime, targets: dict) -> Waiting | None:
-    """The waiting time of an open submission (None once closed or not proceeding)."""
+    """The waiting time of an open submission (None once closed or not proceeding).
+
+    Only a submission nobody has picked up yet (status New) can be overdue: the targets
+    are for the first action, and work in progress is not late for it.
+    """
     if not row.is_open:
         return None
     due = due_at(row, targets)
-    return Waiting(waiting_label(row.submitted_at, now), due, now > due)
+    return Waiting(
+        waiting_label(row.submitted_at, now), due, row.status == Status.NEW and now > due
+    )
