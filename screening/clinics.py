@@ -67,10 +67,15 @@ def page_zone(clinics: Iterable[Clinic]) -> str:
     return zones.pop() if len(zones) == 1 else default_zone()
 
 
+def zone_name(zone: str) -> str:
+    """ "Eastern time"; the IANA name for a zone without a plain name."""
+    return ZONE_NAMES.get(zone, zone)
+
+
 def zone_label(zone: str) -> str:
     """How a page names its zone: "Eastern time (America/New_York)"."""
-    plain = ZONE_NAMES.get(zone)
-    return f"{plain} ({zone})" if plain else zone
+    plain = zone_name(zone)
+    return f"{plain} ({zone})" if plain != zone else zone
 
 
 def local(moment: datetime, zone: str) -> datetime:

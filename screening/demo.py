@@ -39,8 +39,8 @@ from sqlalchemy.exc import IntegrityError
 
 from screening import audit
 from screening.extensions import db
-from screening.models import DONE_STATUSES, Clinic, Submission, readable_code, utcnow
-from screening.scoring import questionnaire, score
+from screening.models import DONE_STATUSES, Clinic, Status, Submission, readable_code, utcnow
+from screening.scoring import Outcome, questionnaire, score
 from screening.staff import accounts
 from screening.submissions import apply_result, search_keys
 
@@ -49,7 +49,7 @@ DEFAULT_CLINICS = ("North Clinic", "South Clinic", "East Clinic")
 #: Every demo submission's ``submit_key`` starts with this.
 SUBMIT_KEY_PREFIX = "demo-"
 #: The workflow states, in workflow order.
-STATUSES = ("new", "in_review", "contacted", "scheduled", "not_proceeding", "closed")
+STATUSES = tuple(Status)
 
 Q = questionnaire.QUESTIONS
 
@@ -724,10 +724,10 @@ def _status(rng: random.Random, age: timedelta, outcome: str) -> str:
         if age.days < limit:
             status = _pick(rng, weights)
             break
-    if outcome == "SEEK_CARE" and status == "new" and age > timedelta(days=1):
-        status = "contacted"  # urgent ones are called first
-    if outcome == "NOT_A_FIT" and status == "scheduled" and rng.random() < 0.6:
-        status = "not_proceeding"
+    if outcome == Outcome.SEEK_CARE and status == Status.NEW and age > timedelta(days=1):
+        status = Status.CONTACTED  # urgent ones are called first
+    if outcome == Outcome.NOT_A_FIT and status == Status.SCHEDULED and rng.random() < 0.6:
+        status = Status.NOT_PROCEEDING
     return status
 
 
@@ -923,7 +923,7 @@ def seed_command(
     if summary.first and summary.last:
         click.echo(f"Submitted between {summary.first:%Y-%m-%d} and {summary.last:%Y-%m-%d} (UTC).")
     click.echo("Clinics: " + ", ".join(f"{n} {c}" for n, c in summary.clinics.items()) + ".")
-    outcomes = ("SEEK_CARE", "NOT_A_FIT", "DISCUSS_WITH_CONCERNS", "DISCUSS")
+    outcomes = tuple(Outcome)
     click.echo("Outcomes: " + ", ".join(f"{o} {summary.outcomes[o]}" for o in outcomes) + ".")
     click.echo("Statuses: " + ", ".join(f"{s} {summary.statuses[s]}" for s in STATUSES) + ".")
     click.echo(f"Demo rows have a submit_key starting with {SUBMIT_KEY_PREFIX!r}.")

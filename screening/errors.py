@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from screening.extensions import db
@@ -38,9 +38,14 @@ MESSAGES = {
 }
 
 
-#: Error pages of a part of the site, by path prefix ("/staff/" registers its own, with a
-#: way back to the queue): each takes the code and returns the page's HTML.
-SECTION_PAGES: dict[str, Callable[[int, str], str]] = {}
+#: Key in ``app.extensions`` of the error pages of parts of the site, by path prefix.
+SECTION_PAGES = "screening.error_pages"
+
+
+def register_section_page(app: Flask, prefix: str, render: Callable[[int, str], str]) -> None:
+    """Give the paths under ``prefix`` their own error page (the staff side has one, with a
+    way back to the queue). ``render`` takes the code and request id and returns HTML."""
+    app.extensions.setdefault(SECTION_PAGES, {})[prefix] = render
 
 
 def render_error(code: int, text: str | None = None) -> tuple[str, int]:
@@ -48,7 +53,7 @@ def render_error(code: int, text: str | None = None) -> tuple[str, int]:
 
     :param text: replaces the usual message for that code.
     """
-    for prefix, render in SECTION_PAGES.items():
+    for prefix, render in current_app.extensions.get(SECTION_PAGES, {}).items():
         if request.path.startswith(prefix):
             try:
                 return render(code, current_request_id()), code

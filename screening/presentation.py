@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from screening.clinics import ZONE_NAMES, local
+from screening.clinics import local, zone_name
 from screening.i18n import ENGLISH_NAMES
 from screening.models import STATUS_LABELS, Submission
 from screening.questionnaire.forms import BEST_TIMES
@@ -37,8 +37,6 @@ NOT_ANSWERED = "Not answered"
 LINE_BREAK = " | "
 #: The staff words of the questionnaire data file.
 STAFF = questionnaire.STAFF
-#: Fired rules that are warnings: everything but support points.
-WARNING_EFFECTS = frozenset(Effect) - {Effect.SUPPORT}
 #: Free-text questions: never scored, scanned by staff (spec 1.0 rule 6).
 FREE_TEXT = frozenset(
     qid for qid, question in questionnaire.QUESTIONS.items() if question.type == "text"
@@ -48,8 +46,6 @@ UNKNOWN_EFFECT = "RULE"
 UNKNOWN_EFFECT_WORDS = "Rule not in the current rule set"
 #: Best time to call: code -> words (the form's own English wording).
 BEST_TIME_WORDS = dict(BEST_TIMES)
-#: The highest support score (spec 2.1: 13 points).
-SUPPORT_MAX = 13
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,7 @@ def yes_no(value: Any) -> str:
 
 
 def dob_words(personal: Mapping[str, Any]) -> str:
-    """The date of birth, day first with the month in letters ("14 Mar 1979")."""
+    """The date of birth, US style with the month in letters ("Mar 14, 1979")."""
     raw = personal.get("dob")
     if not raw:
         return NOT_ANSWERED
@@ -222,6 +218,11 @@ def answer_groups(answers: Mapping[str, Any], line_break: str = "\n") -> tuple[G
     return tuple(group for group in groups if group.rows)
 
 
+def support_max() -> int:
+    """The highest support score: every support rule's points, from the loaded rules."""
+    return sum(rule.points for rule in load_ruleset().rules if rule.effect is Effect.SUPPORT)
+
+
 def fired_rules(submission: Submission) -> tuple[FiredRule, ...]:
     """The stored result's fired rules in its order (non-support first), with words.
 
@@ -256,6 +257,8 @@ class StaffView:
     outcome_label: str
     blocking: bool
     support_score: int
+    #: The highest support score the rules can give.
+    support_max: int
     peg_score: float | None
     #: peg_p, peg_e, peg_g and pain_now.
     peg_items: tuple[Row, ...]
@@ -308,6 +311,7 @@ def staff_view(submission: Submission) -> StaffView:
             stored.get("blocking_contraindication", submission.blocking_contraindication)
         ),
         support_score=stored.get("support_score", submission.support_score) or 0,
+        support_max=support_max(),
         peg_score=stored.get("peg_score", submission.peg_score),
         peg_items=group_rows(answers, "pain"),
         safety=group_rows(answers, "safety", line_break="\n"),
@@ -329,7 +333,7 @@ FIXED_COLUMNS = (
     ("outcome", "Outcome"),
     ("care_level", "Care level"),
     ("blocking_contraindication", "Blocking contraindication"),
-    ("support_score", f"Support score (of {SUPPORT_MAX})"),
+    ("support_score", "Support score"),
     ("peg_score", "PEG score"),
     ("fired_rules", "Rules that fired"),
     ("ruleset_version", "Rule set version"),
@@ -346,14 +350,12 @@ QUESTION_IDS = ("age", *(qid for qid in questionnaire.QUESTIONS if qid != "age")
 CSV_TIME = "%Y-%m-%d %H:%M"
 
 
-def zone_words(zone: str) -> str:
-    """ "Eastern time"; the IANA name for zones without a plain name."""
-    return ZONE_NAMES.get(zone, zone)
-
-
 def csv_header(zone: str) -> tuple[list[str], list[str]]:
     """The CSV's two header rows: labels (for people), then field names and question ids."""
-    labels = {"submitted_at": f"Received ({zone_words(zone)})"}
+    labels = {
+        "submitted_at": f"Received ({zone_name(zone)})",
+        "support_score": f"Support score (of {support_max()})",
+    }
     fields = [name for name, _ in FIXED_COLUMNS] + list(QUESTION_IDS)
     words = [labels.get(name, label) for name, label in FIXED_COLUMNS]
     words += [questionnaire.QUESTIONS[qid].staff_label for qid in QUESTION_IDS]

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from screening.i18n import join_words, translate
 from screening.models import Submission
-from screening.scoring import Effect, headline, load_ruleset, question_text
+from screening.scoring import CareLevel, Effect, Outcome, headline, load_ruleset, question_text
 
 #: Rules after which the patient is told not to stop blood thinners or aspirin (spec 5.1 item 5).
 BLOOD_THINNER_RULES = frozenset({"C06_ANTICOAGULANT", "P01_ASPIRIN_NSAID"})
@@ -41,11 +41,11 @@ class PatientResult:
 
     @property
     def seek_care(self) -> bool:
-        return self.outcome == "SEEK_CARE"
+        return self.outcome == Outcome.SEEK_CARE
 
     @property
     def emergency(self) -> bool:
-        return self.care_level == "EMERGENCY"
+        return self.care_level == CareLevel.EMERGENCY
 
 
 def _is_support(rule_id: str) -> bool:
@@ -60,7 +60,7 @@ def build(submission: Submission) -> PatientResult:
     reasons = stored["patient_reasons"]
     # patient_reasons follow fired_rules: non-support rules first, then support rules.
     split = next((i for i, rule_id in enumerate(fired) if _is_support(rule_id)), len(fired))
-    seek_care = stored["outcome"] == "SEEK_CARE"
+    seek_care = stored["outcome"] == Outcome.SEEK_CARE
     return PatientResult(
         reference=submission.reference,
         outcome=stored["outcome"],
@@ -78,6 +78,6 @@ def build(submission: Submission) -> PatientResult:
             else _("Questions to bring to your appointment")
         ),
         blood_thinner_warning=bool(BLOOD_THINNER_RULES & set(fired)),
-        after_injection_signs=stored["outcome"] in ("DISCUSS", "DISCUSS_WITH_CONCERNS"),
+        after_injection_signs=stored["outcome"] in (Outcome.DISCUSS, Outcome.DISCUSS_WITH_CONCERNS),
         ruleset_version=submission.ruleset_version,
     )

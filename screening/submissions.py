@@ -10,7 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from screening.extensions import db
 from screening.models import Draft, Submission, readable_code
 from screening.questionnaire.forms import age_on
-from screening.scoring import ScoringInputError, ScoringResult, questionnaire, score
+from screening.scoring import (
+    CareLevel,
+    Outcome,
+    ScoringInputError,
+    ScoringResult,
+    questionnaire,
+    score,
+)
 
 
 class NotReady(ValueError):
@@ -39,9 +46,9 @@ def apply_result(submission: Submission, result: ScoringResult) -> None:
 
 def urgency(outcome: str, care_level: str | None) -> int:
     """Queue order: 0 emergency, 1 prompt (both SEEK_CARE), 2 everything else."""
-    if outcome != "SEEK_CARE":
+    if outcome != Outcome.SEEK_CARE:
         return 2
-    return 0 if care_level == "EMERGENCY" else 1
+    return 0 if care_level == CareLevel.EMERGENCY else 1
 
 
 def search_keys(personal: dict) -> dict[str, str]:

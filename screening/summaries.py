@@ -27,19 +27,17 @@ from screening.models import Submission
 from screening.presentation import (
     LINE_BREAK,
     NOT_ANSWERED,
-    WARNING_EFFECTS,
     FiredRule,
     Row,
     answer_words,
     group_rows,
 )
-from screening.scoring import load_ruleset, question_text, questionnaire
+from screening.scoring import CareLevel, Outcome, load_ruleset, question_text, questionnaire
 
 __all__ = [
     "LINE_BREAK",
     "NOT_ANSWERED",
     "STYLESHEETS",
-    "WARNING_EFFECTS",
     "ClinicianSummary",
     "FiredRule",
     "QuestionToBring",
@@ -159,17 +157,22 @@ class ClinicianSummary:
     questionnaire_version: str
 
     @property
+    def support_max(self) -> int:
+        """The highest support score the loaded rules can give."""
+        return presentation.support_max()
+
+    @property
     def care_level_label(self) -> str:
         """ "emergency now", "within 24 hours", or ""."""
         return presentation.care_level_words(self.care_level)
 
     @property
     def seek_care(self) -> bool:
-        return self.outcome == "SEEK_CARE"
+        return self.outcome == Outcome.SEEK_CARE
 
     @property
     def emergency(self) -> bool:
-        return self.care_level == "EMERGENCY"
+        return self.care_level == CareLevel.EMERGENCY
 
     @property
     def triggered_questions(self) -> tuple[QuestionToBring, ...]:
@@ -305,7 +308,7 @@ def build_summary(submission: Submission, timezone: str = "America/New_York") ->
         history=group_rows(answers, "history"),
         own_words=group_rows(answers, "own_words"),
         questions=questions,
-        questions_for_later=outcome == "SEEK_CARE",
+        questions_for_later=outcome == Outcome.SEEK_CARE,
         ruleset_version=submission.ruleset_version or stored.get("ruleset_version") or "",
         questionnaire_version=submission.questionnaire_version or "",
     )

@@ -86,9 +86,12 @@ FORM_PAGES = frozenset(
 def clinic_taking_forms() -> str | None:
     """No submission without a clinic: while no clinic is active, the form does not start.
 
-    Answers already saved stay saved; the page says so and keeps the 911 notice.
+    Pages are not shown and nothing is sent, but a page being sent is still saved (a
+    clinic retired while someone was typing must not lose what they typed); the page after
+    it says the form is closed, that saved answers are kept, and keeps the 911 notice.
     """
-    if request.endpoint in FORM_PAGES and not clinic_choices():
+    closing = request.method == "GET" or request.endpoint == "questionnaire.submit"
+    if closing and request.endpoint in FORM_PAGES and not clinic_choices():
         return render_template("questionnaire/closed.html")
     return None
 

@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BREAK_GLASS_MINUTES", 60)
     access.init_app(app)
     app.register_blueprint(bp)
-    errors.SECTION_PAGES[bp.url_prefix + "/"] = _error_page
+    errors.register_section_page(app, bp.url_prefix + "/", _error_page)
     # No audit, no patient data (security L03): a failed audit write shows a 503 page.
     app.register_error_handler(audit.AuditError, lambda error: errors.render_error(503))
 

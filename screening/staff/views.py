@@ -279,7 +279,9 @@ def _queue_page(search: str = "") -> str:
     # Forms sent before any clinic existed: administrators see them first, to move them.
     orphans = (
         queue.unassigned_clinic()
-        if current_user.role == Role.ADMIN and not search.strip() and not filters.no_clinic
+        if has_permission(current_user, "submission:move")
+        and not search.strip()
+        and not filters.no_clinic
         else None
     )
     now = utcnow()
@@ -792,7 +794,7 @@ def audit_activity() -> str:
     events = []
     if form.user.data and start and end:
         # The dates are the clinic's calendar days.
-        zone = page_zone(_visible_clinics())
+        zone = _staff_zone()
         events = audit.for_actor(
             form.user.data, day_start(start, zone), day_start(end + timedelta(days=1), zone)
         )
@@ -807,10 +809,19 @@ def staff_context() -> dict[str, Any]:
     return {
         "can": lambda permission: has_permission(current_user, permission),
         "outcome_words": outcome_words,
-        # The zone of a page that shows no submission: the person's clinics' zone.
-        "staff_zone": lambda: page_zone(_visible_clinics()),
+        "staff_zone": _staff_zone,
         "zone_label": zone_label,
     }
+
+
+def _staff_zone() -> str:
+    """The zone of a page that shows no one submission: the person's clinics' zone.
+
+    Worked out once per request (an audit page asks for it on every row).
+    """
+    if "staff_zone" not in g:
+        g.staff_zone = page_zone(_visible_clinics())
+    return g.staff_zone
 
 
 @bp.app_template_filter("clinic_time")

@@ -17,12 +17,11 @@ from sqlalchemy import select
 
 from screening.audit import AuditEvent
 from screening.extensions import db
-from screening.models import Submission, readable_code
+from screening.models import readable_code
 from screening.staff import accounts
 from screening.staff.exports import neutralise
-from tests.factories import CONTACT, answers
-from tests.patient import Patient, clinic_today
 from tests.staff.helpers import StaffClient, make_staff
+from tests.staff.test_workflow import send
 from tests.test_summaries import make_submission
 
 CLINIC = "North Clinic"
@@ -198,20 +197,7 @@ def test_lists_and_blanks():
 # ------------------------------------------------------------------ through the form
 
 
-def send(app, overrides=None, contact=None) -> Submission:
-    """A patient completes and sends the questionnaire."""
-    given = answers(**(overrides or {}))
-    patient = Patient(app.test_client())
-    patient.complete(given, clinic_today(app), {**CONTACT, **(contact or {})})
-    patient.get("/review")
-    assert patient.post("/submit", {"consent": "y"}).status_code == 303
-    with app.app_context():
-        return db.session.scalars(select(Submission).order_by(Submission.id.desc())).first()
-
-
 def test_export_csv_of_a_date_range_writes_one_audit_row(app, desk, clock):
-    with app.app_context():
-        accounts.clinic_by_name(CLINIC) or accounts.create_clinic(CLINIC)
     item = send(
         app, {"goals": '=HYPERLINK("http://evil")'}, contact={"full_name": "＠Mallory Example"}
     )

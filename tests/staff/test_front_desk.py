@@ -16,9 +16,10 @@ from sqlalchemy import select, update
 from screening.audit import AuditEvent
 from screening.clinics import Hours
 from screening.extensions import db
-from screening.models import Clinic, Submission, SubmissionChange
+from screening.models import Clinic, Draft, Submission, SubmissionChange
 from screening.staff import accounts
-from tests.patient import Patient
+from tests.factories import CONTACT, answers
+from tests.patient import Patient, clinic_today
 from tests.staff.helpers import StaffClient, make_staff
 from tests.staff.test_workflow import references, send, timeline
 
@@ -69,6 +70,25 @@ def test_with_no_active_clinic_the_form_does_not_start(make_app):
     step = patient.get("/step/about-you")
     assert "This form is not open yet" in step.get_data(as_text=True)
     with app.app_context():
+        assert db.session.scalar(select(Submission.id)) is None
+
+
+def test_a_page_sent_as_the_last_clinic_retires_is_saved_not_lost(app, clock):
+    patient = Patient(app.test_client())
+    patient.complete(answers(), clinic_today(app), CONTACT)
+    patient.get("/step/goals")  # the page is open in the browser...
+    with app.app_context():  # ...when the only clinic is retired
+        accounts.set_clinic_active(accounts.clinic_by_name("North Clinic"), False)
+        db.session.commit()
+    response = patient.post("/step/goals", {"goals": "Sleep through the night"})
+    assert response.status_code == 303  # saved, then on to the next page
+    closed = patient.get(response.headers["Location"]).get_data(as_text=True)
+    assert "This form is not open yet" in closed and "still saved" in closed
+    sent = patient.post("/submit", {"consent": "y"})
+    assert "This form is not open yet" in sent.get_data(as_text=True)
+    with app.app_context():
+        draft = db.session.scalar(select(Draft))
+        assert draft.answers["goals"] == "Sleep through the night"
         assert db.session.scalar(select(Submission.id)) is None
 
 
@@ -247,6 +267,11 @@ def test_waiting_time_and_overdue_by_target(app, clock):
     page = queue_after(clock, desk, timedelta(hours=2))  # Thursday 11:00
     assert "3 days" in row_of(page, routine.reference)
     assert "overdue" in row_of(page, routine.reference)
+    # Targets are for the first action: work someone has picked up is never overdue.
+    set_status(app, routine, "in_review")
+    page = desk.get("/staff/").get_data(as_text=True)
+    assert "3 days" in row_of(page, routine.reference)
+    assert "overdue" not in row_of(page, routine.reference)
 
 
 def test_business_days_skip_nights_and_weekends():
