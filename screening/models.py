@@ -107,6 +107,8 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
         Index(
             "ix_submission_assignee_queue", "assigned_to_id", "is_open", "urgency", "submitted_at"
         ),
+        # "Assigned to me" counts per status read one person's entries, never a status's.
+        Index("ix_submission_assignee_status", "assigned_to_id", "status", "clinic_id"),
         Index("ix_submission_clinic_queue", "clinic_id", "urgency", "submitted_at"),
         Index("ix_submission_status_queue", "status", "urgency", "submitted_at"),
         # Counts per status (and outcome) read only these indexes, never the rows.

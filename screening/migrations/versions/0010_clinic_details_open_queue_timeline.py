@@ -41,6 +41,7 @@ def upgrade():
         batch_op.create_index('ix_submission_open_queue', ['is_open', 'urgency', 'submitted_at'], unique=False)
         batch_op.create_index('ix_submission_clinic_open_queue', ['clinic_id', 'is_open', 'urgency', 'submitted_at'], unique=False)
         batch_op.create_index('ix_submission_assignee_queue', ['assigned_to_id', 'is_open', 'urgency', 'submitted_at'], unique=False)
+        batch_op.create_index('ix_submission_assignee_status', ['assigned_to_id', 'status', 'clinic_id'], unique=False)
 
     with op.batch_alter_table('submission_change', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reason', sa.Text(), nullable=True))
@@ -51,6 +52,7 @@ def downgrade():
         batch_op.drop_column('reason')
 
     with op.batch_alter_table('submission', schema=None) as batch_op:
+        batch_op.drop_index('ix_submission_assignee_status')
         batch_op.drop_index('ix_submission_assignee_queue')
         batch_op.drop_index('ix_submission_clinic_open_queue')
         batch_op.drop_index('ix_submission_open_queue')
