@@ -68,12 +68,10 @@ def join_words(words: Sequence[str]) -> str:
 
 
 def long_date(day: date) -> str:
-    """A date in words: "1 December 2026", "1 de diciembre de 2026".
+    """A date in words, US style in English: "June 15, 1980", "15 de junio de 1980".
 
     Shown as given: a datetime already in the clinic's time zone is not moved to another.
     """
-    if current() == DEFAULT:
-        return format_date(day, "d MMMM y", rebase=False)
     return format_date(day, "long", rebase=False)
 
 

@@ -151,7 +151,7 @@ def _required_message(question: Question) -> str:
     if question.type == "text":
         return _("Enter an answer, or go back and change the answer above.")
     if question.type == "bool":
-        return _("Tick the box to show you understand.")
+        return _("Check the box to show you understand.")
     return _("Select an answer.")
 
 
@@ -160,7 +160,7 @@ def problem_message(question: Question, problem: str, value: Any) -> str:
     if problem == "exclusive":
         label = translate(question.label_for(question.exclusive or ""))
         return _(
-            "You picked “%(label)s” and another answer. Pick “%(label)s” on its own, or untick it.",
+            "You picked “%(label)s” and another answer. Pick “%(label)s” on its own, or uncheck it.",
             label=label,
         )
     if problem == "too_long":
@@ -178,10 +178,13 @@ def _dob(form: AnswerForm, today: date) -> tuple[str | None, str | None]:
     if not any(parts):
         return None, _("Enter your date of birth.")
     if not all(DIGITS_RE.fullmatch(p) for p in parts):
-        return None, _("Date of birth must be numbers only, for example 27 3 1980.")
+        return None, _("Date of birth must be numbers only, for example 6 15 1980.")
     day, month, year = (int(p) for p in parts)
     if len(parts[2]) != 4:
         return None, _("Year must have 4 numbers, for example 1980.")
+    if month > 12 and 1 <= day <= 12:
+        # 15 6 1980 typed day first: say which box is which rather than "not a real date".
+        return None, _("Put the month first, then the day. For example, 6 15 1980 for June 15.")
     try:
         born = date(year, month, day)
     except (ValueError, OverflowError):

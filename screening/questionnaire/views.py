@@ -503,7 +503,7 @@ def submit() -> Any:
             abort(400)
     form = forms.ConsentForm()
     if not form.consent.data:
-        errors = {"consent": _("Tick the box to show you understand, then send your answers.")}
+        errors = {"consent": _("Check the box to show you understand, then send your answers.")}
         return render_review(draft, form, errors)
     try:
         submissions.submit(

@@ -72,7 +72,7 @@ _OPS_BY_KIND = {
 
 
 class RulesetError(Exception):
-    """The rule file or the questions catalogue is not valid.
+    """The rule file or the questions catalog is not valid.
 
     :param problems: one message per problem, each naming what it is about.
     """
@@ -87,7 +87,7 @@ class RulesetError(Exception):
 def load_ruleset(
     path: Path | str | None = None, questions_path: Path | str | None = None
 ) -> RuleSet:
-    """Read and validate a rule file and a questions catalogue.
+    """Read and validate a rule file and a questions catalog.
 
     The packaged files are read once and cached; pass paths to load others
     (tests, a clinician's draft).
@@ -151,7 +151,7 @@ def build(
     """Validate parsed rule and catalogue data and build a rule set from them.
 
     :param rules_data: the parsed rule file.
-    :param catalogue_data: the parsed questions catalogue.
+    :param catalogue_data: the parsed questions catalog.
     :return: ``(ruleset, [])`` when valid, otherwise ``(None, problems)``.
     """
     problems: list[str] = []
@@ -243,7 +243,7 @@ def _rule(
         problems.append(f"{name}: has no clinician note ('clinician')")
     sources = raw.get("sources")
     if not isinstance(sources, list) or not sources:
-        problems.append(f"{name}: has no source ('sources'; use JUDGEMENT for a judgement call)")
+        problems.append(f"{name}: has no source ('sources'; use JUDGMENT for a judgment call)")
         sources = []
     problems.extend(
         f"{name}: unknown source {s!r} (not in known_sources)"
@@ -414,11 +414,11 @@ def _catalogue(
     data: Mapping[str, Any], problems: list[str]
 ) -> tuple[dict[str, BringQuestion], str, dict[str, Placeholder], dict[str, str]]:
     problems.extend(
-        f"questions catalogue: unknown key '{k}'" for k in sorted(set(data) - _CATALOGUE_KEYS)
+        f"questions catalog: unknown key '{k}'" for k in sorted(set(data) - _CATALOGUE_KEYS)
     )
     heading = data.get("for_later_heading")
     if not isinstance(heading, str) or not heading.strip():
-        problems.append("questions catalogue: 'for_later_heading' must be a non-empty string")
+        problems.append("questions catalog: 'for_later_heading' must be a non-empty string")
         heading = ""
     placeholders = {
         name: p
@@ -453,7 +453,7 @@ def _catalogue(
         )
         catalogue[qid] = BringQuestion(qid, text, raw.get("always") is True)
     if not catalogue:
-        problems.append("questions catalogue: needs at least one [[question]]")
+        problems.append("questions catalog: needs at least one [[question]]")
     return catalogue, heading, placeholders, plain
 
 

@@ -65,7 +65,7 @@ class Rule:
     patient_reason: str
     #: Technical note shown to staff.
     clinician_note: str
-    #: Citation keys of spec section 6 (``JUDGEMENT`` marks a spec judgement call).
+    #: Citation keys of spec section 6 (``JUDGMENT`` marks a spec judgment call).
     sources: tuple[str, ...]
     #: Points added to the support score (SUPPORT rules only).
     points: int = 0

@@ -535,7 +535,7 @@ def batch_pdf() -> Any:
         else []
     )
     if not items:
-        flash("Tick the submissions to print first.")
+        flash("Check the submissions to print first.")
         return redirect(url_for("staff.queue_page"), code=303)
     workflow.record_output([item.id for item in items], Event.PDF, current_user)
     audit.record("submission.pdf", detail={"ids": [item.id for item in items]})

@@ -490,8 +490,8 @@ class StepPage(BasePage):
         self.driver.fill(field_id, text)
 
     def fill_date_of_birth(self, day: int, month: int, year: int) -> None:
-        self.fill("dob_day", str(day))
         self.fill("dob_month", str(month))
+        self.fill("dob_day", str(day))
         self.fill("dob_year", str(year))
 
     def checked(self, qid: str) -> list[str]:

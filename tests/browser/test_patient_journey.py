@@ -65,7 +65,7 @@ def assert_review_lists(review: ReviewPage, answers: dict[str, Any], today) -> N
     for qid, text in expected_rows(answers).items():
         assert rows.get(qid) == text, (qid, rows.get(qid), text)
     born = date_of_birth(answers["age"], today)
-    assert rows["dob"] == f"{born.day} {born.strftime('%B')} {born.year}"
+    assert rows["dob"] == f"{born.strftime('%B')} {born.day}, {born.year}"
     assert rows["full_name"] == CONTACT["full_name"]
     assert rows["phone"] == CONTACT["phone"]
 
@@ -309,7 +309,7 @@ def test_errors_focus_the_summary_and_its_links_reach_the_fields(page, live_serv
     assert page.title().startswith("Error: About you")
     assert focused(page)["summary"], focused(page)
     links = again.error_summary_links()
-    assert links and links[0][0] == "dob_day", links
+    assert links and links[0][0] == "dob_month", links
     for target, text in links:
         page.locator(f'[data-error-summary] a[href="#{target}"]').click()
         assert focused(page)["id"] == target, (text, focused(page))

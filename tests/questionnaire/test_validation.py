@@ -132,6 +132,8 @@ def test_scale_outside_0_to_10_is_refused(app, patient):
         ("1", "1", "80", "Year must have 4 numbers"),
         ("1", "1", "2999", "Date of birth must be in the past."),
         ("1", "1", "1850", "Check the year of your date of birth."),
+        # Typed day first (15 6 1980): the message says which box is which.
+        ("6", "15", "1980", "Put the month first, then the day."),
     ],
 )
 def test_date_of_birth_errors(patient, day, month, year, message):
@@ -142,8 +144,23 @@ def test_date_of_birth_errors(patient, day, month, year, message):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert message in html
-    assert summary_links(html)[0][0] == "dob_day"
+    assert summary_links(html)[0][0] == "dob_month"
     assert 'value="no" checked' in html
+
+
+def test_date_of_birth_is_month_day_year_and_reads_back_us_style(patient):
+    """A US patient types 6 15 1980 in the Month, Day, Year boxes; 3 4 1980 is March 4."""
+    html = patient.get("/step/about-you").get_data(as_text=True)
+    boxes = [html.index(f'id="{name}"') for name in ("dob_month", "dob_day", "dob_year")]
+    assert boxes == sorted(boxes), "the boxes are not in month, day, year order"
+    assert "For example, 6 15 1980" in html
+    assert 'autocomplete="bday-month"' in html
+    patient.answer(
+        "about-you",
+        {"dob_month": "3", "dob_day": "4", "dob_year": "1980", "preg": "no", "breastfeed": "no"},
+    )
+    again = patient.get("/step/about-you").get_data(as_text=True)
+    assert 'id="dob_month" name="dob_month" type="text" inputmode="numeric" autocomplete="bday-month" value="3"' in again
 
 
 def test_under_18_stops_at_once_with_the_adults_only_message(app, patient):

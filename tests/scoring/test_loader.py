@@ -1,4 +1,4 @@
-"""Validation of the rule file and the questions catalogue.
+"""Validation of the rule file and the questions catalog.
 
 Each broken variant must be rejected with a message that names the rule (or
 question, headline, placeholder) at fault.
@@ -274,12 +274,12 @@ BROKEN = [
     (_headline(3, text=""), "headline DISCUSS_WITH_CONCERNS/None: has no patient wording"),
     (_headline(3, colour="red"), "headline DISCUSS_WITH_CONCERNS/None: unknown key 'colour'"),
     # Questions catalogue.
-    (cat("headings", "x"), "questions catalogue: unknown key 'headings'"),
+    (cat("headings", "x"), "questions catalog: unknown key 'headings'"),
     (
         cat("for_later_heading", None),
-        "questions catalogue: 'for_later_heading' must be a non-empty string",
+        "questions catalog: 'for_later_heading' must be a non-empty string",
     ),
-    (cat("question", []), "questions catalogue: needs at least one [[question]]"),
+    (cat("question", []), "questions catalog: needs at least one [[question]]"),
     (_bring(0, id="Q1"), "question to bring Q1: id must look like 'Q01'"),
     (_bring(0, id=None), "question to bring #1: id must look like 'Q01'"),
     (_duplicate_bring, "question to bring Q01: duplicate id"),
@@ -351,7 +351,7 @@ def test_broken_rule_file_on_disk(tmp_path: Path) -> None:
     )
     path = write(tmp_path, text)
     assert check_ruleset(path) == [
-        "rule R02_CARDIAC: has no source ('sources'; use JUDGEMENT for a judgement call)"
+        "rule R02_CARDIAC: has no source ('sources'; use JUDGMENT for a judgment call)"
     ]
     with pytest.raises(RulesetError) as info:
         load_ruleset(path)
