@@ -1,5 +1,6 @@
-/* Body map: tapping a shape toggles the matching "regions" checkbox; ticking a checkbox
-   updates the shapes. The checkboxes stay the accessible path and work without this file. */
+/* Body map: tapping a shape toggles the matching "regions" checkbox; checking a box
+   updates the shapes and the places listed in words under the picture. The checkboxes stay
+   the accessible path and work without this file. */
 (function () {
   "use strict";
 
@@ -12,28 +13,37 @@
   };
 
   var boxes = {};
+  var order = [];
   each(document.querySelectorAll('input[type="checkbox"][name="regions"]'), function (box) {
     boxes[box.value] = box;
+    order.push(box);
   });
   // A read-only map (e.g. a summary page) has no boxes: keep the server-rendered classes.
-  if (!Object.keys(boxes).length) { return; }
+  if (!order.length) { return; }
 
-  var shapes = function (code) {
-    var found = [];
-    each(maps, function (map) {
-      each(map.querySelectorAll("[data-region]"), function (shape) {
-        if (shape.getAttribute("data-region") === code) { found.push(shape); }
-      });
+  var picked = document.querySelector("[data-bodymap-picked]");
+  var shown = null;  // the words now on screen, to change them (and announce) only on a change
+
+  // "You picked: A • B" in words, from the boxes, in the order of the list (the labels are
+  // the boxes' own, so they are in the page's language).
+  var say = function () {
+    if (!picked) { return; }
+    var names = [];
+    each(order, function (box) {
+      var label = box.labels && box.labels[0];
+      if (box.checked && label) { names.push(label.textContent.replace(/\s+/g, " ").trim()); }
     });
-    return found;
-  };
-
-  var paint = function (code) {
-    var box = boxes[code];
-    if (!box) { return; }
-    each(shapes(code), function (shape) {
-      // classList on SVG elements is fine in every current browser.
-      shape.classList.toggle("is-selected", box.checked);
+    var key = names.join("\n");
+    if (key === shown) { return; }
+    shown = key;
+    var title = picked.querySelector(".bodymap-picked__title");
+    var list = picked.querySelector(".bodymap-picked__list");
+    title.textContent = picked.getAttribute(names.length ? "data-some" : "data-none");
+    while (list.firstChild) { list.removeChild(list.firstChild); }
+    names.forEach(function (name) {
+      var item = document.createElement("li");
+      item.textContent = name;
+      list.appendChild(item);
     });
   };
 
@@ -44,6 +54,7 @@
         if (box) { shape.classList.toggle("is-selected", box.checked); }
       });
     });
+    say();
   };
 
   each(maps, function (map) {
@@ -60,11 +71,11 @@
   });
 
   document.addEventListener("change", function (event) {
-    if (isRegionBox(event.target)) { paint(event.target.value); }
+    if (isRegionBox(event.target)) { paintAll(); }
   });
 
-  // The browser may restore ticked boxes (Back button, reload), so trust the boxes, not the
-  // server-rendered classes.
+  // The browser may restore checked boxes (Back button, reload), so trust the boxes, not the
+  // server-rendered classes and words.
   paintAll();
   window.addEventListener("pageshow", paintAll);
 }());
