@@ -5,6 +5,7 @@ Staff see every time on the clinic's clock (its ``timezone``, or the app's
 turn the queue's targets ("prompt: 1 business day") into a deadline.
 
 The time functions are pure (no database, no request): they take the zone and hours.
+Patients see a clinic's name, phone (a ``tel:`` link), hours and address (:func:`contact`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
+from babel.dates import format_time as babel_time
+from babel.dates import get_day_names
+from babel.lists import format_list
 from flask import current_app
+from flask_babel import gettext as _
 
 from screening.models import Clinic
 
@@ -147,7 +152,7 @@ class Hours:
         here = start.astimezone(zone)
         left = amount
         day = here.date()
-        for _ in range(3660):  # ten years of days: always enough for a sane target
+        for _day in range(3660):  # ten years of days: always enough for a sane target
             if day.weekday() in self.days:
                 opens = datetime.combine(day, self.opens, tzinfo=zone)
                 closes = datetime.combine(day, self.closes, tzinfo=zone)
@@ -193,3 +198,64 @@ def waiting_label(since: datetime, now: datetime) -> str:
     if seconds < 48 * 3600:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} days"
+
+
+# ------------------------------------------------------------------ for patients
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How a patient reaches their clinic, in the patient's language."""
+
+    name: str
+    phone: str
+    #: The phone as a ``tel:`` URI ("tel:+15551234567"); "" when it has no digits.
+    tel: str
+    #: "Monday to Friday, 8:00 AM to 5:00 PM" ("lunes a viernes, 8:00 a 17:00").
+    hours: str
+    address: str
+    note: str
+
+
+def tel_uri(phone: str) -> str:
+    """A US phone number as a ``tel:`` link target: 10 digits get the +1 country code."""
+    digits = "".join(c for c in phone if c.isdigit())
+    if not digits:
+        return ""
+    if phone.strip().startswith("+"):
+        return f"tel:+{digits}"
+    if len(digits) == 10:
+        return f"tel:+1{digits}"
+    if len(digits) == 11 and digits.startswith("1"):
+        return f"tel:+{digits}"
+    return f"tel:{digits}"
+
+
+def hours_words(hours: Hours, locale: str) -> str:
+    """Opening hours in the patient's language ("" when the clinic lists no open days)."""
+    if not hours.days:
+        return ""
+    names = get_day_names("wide", locale=locale)  # Monday is 0, as in Python
+    days = sorted(hours.days)
+    if days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+        named = _("%(first)s to %(last)s", first=names[days[0]], last=names[days[-1]])
+    else:
+        named = format_list([names[d] for d in days], locale=locale)
+    opens = babel_time(hours.opens, "short", locale=locale)
+    closes = babel_time(hours.closes, "short", locale=locale)
+    text = _("%(days)s, %(opens)s to %(closes)s", days=named, opens=opens, closes=closes)
+    return text[:1].upper() + text[1:]
+
+
+def contact(clinic: Clinic | None, locale: str) -> Contact | None:
+    """A clinic's details for patients (None for no clinic)."""
+    if clinic is None:
+        return None
+    return Contact(
+        name=clinic.name,
+        phone=clinic.phone,
+        tel=tel_uri(clinic.phone),
+        hours=hours_words(Hours.of(clinic), locale),
+        address=clinic.address,
+        note=clinic.patient_note,
+    )

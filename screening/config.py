@@ -61,6 +61,26 @@ class DefaultConfig:
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     WTF_CSRF_SSL_STRICT = True
 
+    # Email to patients ("email me the link", the reference code): see screening/mail.py.
+    # Flask-Mail's names. With no server or no sender, patients are not offered email.
+    #: SMTP host, e.g. "smtp.example.org"; None: no email.
+    MAIL_SERVER: str | None = None
+    #: 587 for STARTTLS, 465 for implicit TLS (MAIL_USE_SSL), 25 for a local relay.
+    MAIL_PORT = 587
+    #: STARTTLS after connecting (certificate verified); a server without it is refused.
+    MAIL_USE_TLS = True
+    #: Implicit TLS from the first byte (port 465) instead of STARTTLS.
+    MAIL_USE_SSL = False
+    #: Sign-in for the SMTP server; None: no sign-in. Keep the password out of the code:
+    #: SCREENING_MAIL_PASSWORD in the environment, or instance/config.py.
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    #: The From address, e.g. "North Clinic <no-reply@clinic.example>". Keep the topic of
+    #: the form out of it (a patient's inbox is seen by others).
+    MAIL_DEFAULT_SENDER: str | None = None
+    #: Seconds for each network step; a patient waits on the page while it sends.
+    MAIL_TIMEOUT = 10
+
 
 def database_url_from_env() -> str | None:
     """Return ``DATABASE_URL`` with the psycopg 3 driver made explicit."""

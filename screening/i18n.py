@@ -13,6 +13,7 @@ Staff pages and the clinician summary stay English.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -21,6 +22,7 @@ from typing import Any
 from babel.lists import format_list
 from flask import Flask, request, session
 from flask_babel import Babel, format_date, get_locale, gettext, refresh
+from markupsafe import Markup, escape
 
 from screening.scoring import questionnaire
 from screening.scoring.questionnaire import Question
@@ -75,6 +77,15 @@ def long_date(day: date) -> str:
     return format_date(day, "long", rebase=False)
 
 
+EMERGENCY_NUMBER = re.compile(r"(?<![\d-])911(?![\d-])")
+
+
+def link_911(text: str) -> Markup:
+    """Patient text with every "911" a tap-to-call link (the text is escaped first)."""
+    call = Markup('<a class="tel-911" href="tel:911">911</a>')
+    return call.join(escape(part) for part in EMERGENCY_NUMBER.split(str(text)))
+
+
 def N_(text: str) -> str:  # noqa: N802 (the name pybabel extract looks for)
     """Mark an English constant for the catalogue; it is translated where it is shown."""
     return text
@@ -104,6 +115,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(translate, "t")
     app.add_template_filter(question_text, "qtext")
     app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(link_911, "link_911")
     app.jinja_env.globals.update(
         languages=LANGUAGES, current_language=current, language_names=ENGLISH_NAMES
     )

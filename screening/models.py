@@ -76,6 +76,9 @@ class Draft(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     #: sha256 of the random token held in the browser's session and in the resume link.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The token before the last resume with the code (only one is kept): its link then
+    #: says the form went on elsewhere, rather than that it expired.
+    replaced_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     #: Stable random key of this draft; its submission stores it under a UNIQUE constraint.
     key: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(16))
     #: Short code for resuming on another device, checked together with the date of birth.

@@ -12,6 +12,11 @@ Endpoint                   Setting                 Default
 ``staff.login``            ``RATELIMIT_LOGIN``     ``30 per minute;300 per hour``
 =========================  ======================  ==========================================
 
+Emails a patient asks for (``screening/questionnaire/sending.py``) are counted by the view
+itself with :func:`hit_send_limits`, so that over the limit it can still show the code:
+``RATELIMIT_SEND`` (``20 per hour;50 per day``) per client address and
+``RATELIMIT_SEND_DRAFT`` (``5 per day``) per form, in the same storage.
+
 A view with another endpoint name can be limited with a decorator such as
 :data:`login_limit`. Under ``TESTING`` every default is :data:`TESTING_LIMIT`: limits stay
 on, but high enough that the suite is never throttled; tests that check a limit set it.
@@ -40,6 +45,7 @@ from flask import Flask, current_app, make_response, request
 from flask.cli import AppGroup
 from flask_limiter import Limit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 from limits.storage import Storage
 from sqlalchemy import Double, Integer, String, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -67,6 +73,14 @@ DEFAULT_LIMITS = {
     # A clinic's staff often share one address: generous here; the per-account
     # throttle of the sign-in itself is what stops password guessing.
     "RATELIMIT_LOGIN": "30 per minute;300 per hour",
+}
+
+#: Limits the email views check themselves (see :func:`hit_send_limits`).
+SEND_LIMITS = {
+    # Per address: a waiting room shares one, yet it caps using the form to send mail
+    # to strangers. Per form: a person needs the link once or twice.
+    "RATELIMIT_SEND": "20 per hour;50 per day",
+    "RATELIMIT_SEND_DRAFT": "5 per day",
 }
 
 #: Every default under ``TESTING``.
@@ -303,6 +317,32 @@ def _check_limits_first(app: Flask) -> None:
     funcs[position:position] = hooks
 
 
+def hit_send_limits(draft_key: str) -> int | None:
+    """Count one email for this address and this form; None if allowed.
+
+    :param draft_key: the form's stable random key (never its token or code).
+    :return: seconds until another email may be sent, when a limit is reached. The
+        address is checked first and a refused email does not count against the form.
+        If the counter store fails, the email is allowed (and the failure logged).
+    """
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    checks = (
+        ("RATELIMIT_SEND", ("send-email", get_remote_address())),
+        ("RATELIMIT_SEND_DRAFT", ("send-email-form", draft_key)),
+    )
+    try:
+        strategy = limiter.limiter
+        for setting, identifiers in checks:
+            for item in parse_many(str(current_app.config[setting])):
+                if not strategy.hit(item, *identifiers):
+                    reset = strategy.get_window_stats(item, *identifiers).reset_time
+                    return max(1, math.ceil(reset - time.time()))
+    except Exception:  # fail open, as the limiter does (swallow_errors)
+        log.warning("Could not count an email against its rate limits", exc_info=True)
+    return None
+
+
 ratelimit_cli = AppGroup("ratelimit", help="Rate limit counters.")
 
 
@@ -326,7 +366,7 @@ def init_app(app: Flask) -> None:
     config.setdefault("RATELIMIT_ENABLED", True)
     config.setdefault("RATELIMIT_STORAGE_URI", DEFAULT_STORAGE_URI)
     config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
-    for setting, value in DEFAULT_LIMITS.items():
+    for setting, value in {**DEFAULT_LIMITS, **SEND_LIMITS}.items():
         config.setdefault(setting, TESTING_LIMIT if app.testing else value)
     app.cli.add_command(ratelimit_cli)
     if not config["RATELIMIT_ENABLED"]:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+from screening import clinics, i18n
+from screening.extensions import db
 from screening.i18n import join_words, translate
-from screening.models import Submission
+from screening.models import Clinic, Submission
 from screening.scoring import CareLevel, Effect, Outcome, headline, load_ruleset, question_text
 
 #: Rules after which the patient is told not to stop blood thinners or aspirin (spec 5.1 item 5).
@@ -26,9 +28,14 @@ class PatientResult:
     outcome: str
     care_level: str | None
     headline: str
-    #: Plain-words reasons of the fired rules that are not support rules.
-    reasons: tuple[str, ...]
-    #: "What fits": reasons of the fired support rules.
+    #: Plain-words reasons of the fired rules, by what they mean for the patient:
+    #: why to seek care now (EMERGENCY, PROMPT), why it may not fit (AGAINST), concerns to
+    #: bring up (ABSOLUTE, RELATIVE, CONCERN, and any rule the current file lacks),
+    #: safety notes (PRECAUTION), and what fits (SUPPORT).
+    urgent: tuple[str, ...]
+    against: tuple[str, ...]
+    concerns: tuple[str, ...]
+    precautions: tuple[str, ...]
     fits: tuple[str, ...]
     #: Questions to bring, placeholders filled from the answers.
     questions: tuple[str, ...]
@@ -38,6 +45,13 @@ class PatientResult:
     #: After-injection warning signs belong on DISCUSS and DISCUSS_WITH_CONCERNS results.
     after_injection_signs: bool
     ruleset_version: str
+    #: The clinic the form went to, for calling it (None when it has gone).
+    clinic: clinics.Contact | None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Every reason that is not a support reason, most urgent first."""
+        return self.urgent + self.against + self.concerns + self.precautions
 
     @property
     def seek_care(self) -> bool:
@@ -48,26 +62,37 @@ class PatientResult:
         return self.care_level == CareLevel.EMERGENCY
 
 
-def _is_support(rule_id: str) -> bool:
+GROUPS = {
+    Effect.EMERGENCY: "urgent",
+    Effect.PROMPT: "urgent",
+    Effect.AGAINST: "against",
+    Effect.PRECAUTION: "precautions",
+    Effect.SUPPORT: "fits",
+}
+
+
+def _group(rule_id: str) -> str:
     found = load_ruleset().by_id.get(rule_id)
-    return found is not None and found.effect is Effect.SUPPORT
+    return GROUPS.get(found.effect, "concerns") if found is not None else "concerns"
 
 
 def build(submission: Submission) -> PatientResult:
     """Shape a stored submission's result for the patient."""
     stored = submission.result
     fired = stored["fired_rules"]
-    reasons = stored["patient_reasons"]
-    # patient_reasons follow fired_rules: non-support rules first, then support rules.
-    split = next((i for i, rule_id in enumerate(fired) if _is_support(rule_id)), len(fired))
+    # patient_reasons follow fired_rules, one each: non-support rules first, then support.
+    grouped: dict[str, list[str]] = {g: [] for g in ("urgent", "against", "concerns")}
+    grouped |= {"precautions": [], "fits": []}
+    for rule_id, reason in zip(fired, stored["patient_reasons"], strict=False):
+        grouped[_group(rule_id)].append(translate(reason))
+    clinic = db.session.get(Clinic, submission.clinic_id) if submission.clinic_id else None
     seek_care = stored["outcome"] == Outcome.SEEK_CARE
     return PatientResult(
         reference=submission.reference,
         outcome=stored["outcome"],
         care_level=stored["care_level"],
         headline=translate(headline(stored["outcome"], stored["care_level"])),
-        reasons=tuple(translate(reason) for reason in reasons[:split]),
-        fits=tuple(translate(reason) for reason in reasons[split:]),
+        **{name: tuple(reasons) for name, reasons in grouped.items()},
         questions=tuple(
             question_text(qid, submission.answers, translate=translate, join=join_words)
             for qid in stored["questions"]
@@ -80,4 +105,5 @@ def build(submission: Submission) -> PatientResult:
         blood_thinner_warning=bool(BLOOD_THINNER_RULES & set(fired)),
         after_injection_signs=stored["outcome"] in (Outcome.DISCUSS, Outcome.DISCUSS_WITH_CONCERNS),
         ruleset_version=submission.ruleset_version,
+        clinic=clinics.contact(clinic, i18n.current()),
     )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from screening import create_app
 from screening.extensions import db
-from screening.models import Submission
+from screening.models import Clinic, Submission
 from screening.scoring import RulesetError, load_ruleset, loader, score
 from tests.conftest import TEST_SECRET
 from tests.factories import answers
@@ -61,6 +61,16 @@ def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace(" .", ".")
 
 
+def _shows(outcome: str, rule_id: str) -> bool:
+    """Which reasons each outcome lists (see templates/questionnaire/_result.html)."""
+    effect = load_ruleset().by_id[rule_id].effect.value
+    if outcome == "SEEK_CARE":
+        return effect in ("EMERGENCY", "PROMPT")
+    if outcome == "NOT_A_FIT":
+        return effect != "SUPPORT"
+    return True
+
+
 def pdf_pages(data: bytes, tmp_path) -> int:
     """Count pages with poppler's pdfinfo (installed by .ci/run; missing means failure)."""
     path = tmp_path / "result.pdf"
@@ -84,8 +94,10 @@ def test_result_page_print_and_pdf_say_what_the_scorer_decided(app, patient, nam
         page = text_of(response.get_data(as_text=True))
         assert response.status_code == 200
         assert expected.headline in page, url
-        for reason in expected.to_dict()["patient_reasons"]:
-            assert reason in page, (url, reason)
+        reasons = expected.to_dict()["patient_reasons"]
+        for rule_id, reason in zip(expected.fired_rules, reasons, strict=True):
+            shown = _shows(expected.outcome.value, rule_id)
+            assert (text_of(reason) in page) == shown, (url, rule_id, shown)
         for question in expected.asked:
             assert text_of(question.text) in page, (url, question.id)
         for statement in MUST_INCLUDE:
@@ -107,7 +119,12 @@ def test_emergency_result_starts_with_call_911(app, patient):
     html = patient.get("/done").get_data(as_text=True)
     card = html.index('class="urgent-card"')
     assert card < html.index("<h1>")
-    assert "Call 911 now" in html[card : card + 300]
+    assert "Call 911 now" in text_of(html[card : card + 600])
+    assert '<a class="button button--urgent" href="tel:911">Call 911</a>' in html
+    # What to do now comes first; the clinic only after it, and never "what fits".
+    assert html.index('href="tel:911"') < html.index('class="clinic-card"')
+    assert "Why it may fit you" not in html
+    assert "Clinic staff will read your answers and call you" not in html
 
 
 def test_prompt_result_says_within_24_hours(app, patient):
@@ -185,3 +202,47 @@ def test_rules_check_reports_a_broken_rule_file(app, broken_rules):
     result = app.test_cli_runner().invoke(args=["rules", "check"])
     assert result.exit_code == 1
     assert "C05_STEROID_ALLERGY" in result.output
+
+
+def _headings(html: str) -> list[str]:
+    return [text_of(h).strip() for h in re.findall(r"<h[12][^>]*>(.*?)</h[12]>", html, re.S)]
+
+
+def test_discuss_explains_with_what_fits_and_puts_the_lung_note_after_it(app, patient):
+    submit(app, patient, {"regions": ["chest_l"], "primary_region": "chest_l"})
+    html = patient.get("/done").get_data(as_text=True)
+    headings = _headings(html)
+    assert "Why we say this" not in headings  # a precaution is not the reason
+    assert headings.index("Why it may fit you") < headings.index("Safety notes for your visit")
+    fits, notes = html.index('class="list fits"'), html.index('class="list precautions"')
+    lung = load_ruleset().by_id["P09_LUNG_REGION"].patient_reason
+    assert notes < html.index(lung) and fits < notes
+
+
+def test_concerns_come_first_when_the_headline_points_to_them(app, patient):
+    submit(app, patient, VIGNETTES["V03"])
+    headings = _headings(patient.get("/done").get_data(as_text=True))
+    assert headings.index("Concerns to bring up first") < headings.index("Why it may fit you")
+
+
+@pytest.mark.parametrize("name", ["V02", "V06"])
+def test_seek_care_and_not_a_fit_do_not_list_what_fits(app, patient, name):
+    submit(app, patient, VIGNETTES[name])
+    html = patient.get("/done").get_data(as_text=True)
+    assert "Why it may fit you" not in _headings(html)
+    assert 'class="list fits"' not in html
+
+
+def test_the_result_names_the_clinic_with_a_phone_to_tap(app, patient):
+    with app.app_context():
+        clinic = db.session.scalar(select(Clinic))
+        clinic.phone, clinic.address = "(555) 010-4477", "200 Main Street"
+        db.session.commit()
+    submit(app, patient, {})
+    for url in ("/done", "/done/print"):
+        html = patient.get(url).get_data(as_text=True)
+        card = html[html.index('class="clinic-card"') :]
+        assert "North Clinic" in card[:400]
+        assert '<a href="tel:+15550104477">(555) 010-4477</a>' in card
+        assert "Monday to Friday, 8:00" in text_of(card)
+        assert "200 Main Street" in card

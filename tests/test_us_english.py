@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 import re
 import tomllib
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 
@@ -29,7 +29,8 @@ BRITISH = {
     r"centres?": "center",
     r"(?:milli|centi|kilo)?metres?": "meter",
     r"litres?": "liter",
-    r"\w*(?:organ|recogn|real|apolog|summar|priorit|author|minim|optim|normal|special|stabil)is(?:e|es|ed|ing|ation|ations)": "-ize / -ization",
+    r"\w*(?:organ|recogn|real|apolog|summar|priorit|author|minim|optim|normal|special)"
+    r"is(?:e|es|ed|ing|ation|ations)": "-ize / -ization",
     r"analys(?:e|es|ed|ing)": "analyze",
     r"catalogues?": "catalog",
     r"judgements?": "judgment",

@@ -86,11 +86,27 @@ def by_code(code: str, dob: str) -> Draft:
 
 
 def rotate_token(draft: Draft) -> str:
-    """Give a resumed draft a new token, so an old link or cookie stops working."""
+    """Give a resumed draft a new token, so an old link or cookie stops working.
+
+    The old token's hash is kept (one only) so that its link can say it was replaced.
+    """
     token = secrets.token_urlsafe(32)
+    draft.replaced_token_hash = draft.token_hash
     draft.token_hash = token_hash(token)
     db.session.commit()
     return token
+
+
+def was_replaced(token: str | None) -> bool:
+    """Whether ``token`` is the previous token of a live draft (resumed elsewhere since)."""
+    if not token:
+        return False
+    found = db.session.scalar(
+        select(Draft.id).where(
+            Draft.replaced_token_hash == token_hash(token), Draft.expires_at > utcnow()
+        )
+    )
+    return found is not None
 
 
 def save(

@@ -160,7 +160,8 @@ def problem_message(question: Question, problem: str, value: Any) -> str:
     if problem == "exclusive":
         label = translate(question.label_for(question.exclusive or ""))
         return _(
-            "You picked “%(label)s” and another answer. Pick “%(label)s” on its own, or uncheck it.",
+            "You picked “%(label)s” and another answer. "
+            "Pick “%(label)s” on its own, or uncheck it.",
             label=label,
         )
     if problem == "too_long":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from screening.i18n import N_
-from screening.scoring import questionnaire
+from screening.scoring import conditions, questionnaire
 
 #: Fields of the "About you" and "Contact" pages that are not spec questions.
 DOB_FIELDS = ("dob_day", "dob_month", "dob_year")
@@ -88,6 +88,21 @@ STEPS: tuple[Step, ...] = (
 BY_ID = {step.id: step for step in STEPS}
 FIRST = STEPS[0]
 
+#: The progress indicator names parts, not pages: "Part 2 of 6: Your pain". Which pages
+#: are asked depends on the answers (a second "where" page, the treatment follow-ups), so
+#: a page count would grow or shrink during a journey; every part always has a page that
+#: is always asked, so "of 6" never changes and the number never goes back.
+PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (N_("About you"), ("about-you",)),
+    (N_("Your pain"), ("how-long", "how-bad", "where", "where-most", "warning-signs")),
+    (N_("What the pain is like"), ("feels-like", "triggers")),
+    (N_("Treatments and medicines"), ("treatments", "treatment-results", "medicines")),
+    (N_("Your health"), ("allergies", "health-history", "infection-needles-injury")),
+    (N_("Goals and contact"), ("goals", "contact")),
+)
+PART_OF = {step_id: number for number, (_, ids) in enumerate(PARTS, 1) for step_id in ids}
+assert list(PART_OF) == [step.id for step in STEPS], "every page in one part, in page order"
+
 #: Every spec question except consent must be on exactly one page.
 assert sorted(q for s in STEPS for q in s.questions) == sorted(
     q for q in questionnaire.QUESTIONS if q not in ("consent", "age")
@@ -99,11 +114,54 @@ def applicable(answers: Mapping[str, Any]) -> list[Step]:
     return [step for step in STEPS if step.applies(answers)]
 
 
-def position(step: Step, answers: Mapping[str, Any]) -> tuple[int, int]:
-    """Return ``(number, total)`` for the step indicator ("Step 4 of 15")."""
-    pages = applicable(answers)
-    number = pages.index(step) + 1 if step in pages else 1
-    return number, len(pages)
+def always_asked(step: Step) -> bool:
+    """Whether a page is asked whatever the answers (it has an unconditional question)."""
+    return bool(step.personal) or any(
+        questionnaire.QUESTIONS[qid].shown_when is None for qid in step.questions
+    )
+
+
+assert all(any(always_asked(BY_ID[i]) for i in ids) for _, ids in PARTS), "a part can vanish"
+
+
+def position(step: Step) -> tuple[int, int, str]:
+    """Return ``(number, total, name)`` of the part a page belongs to ("Part 2 of 6")."""
+    number = PART_OF[step.id]
+    return number, len(PARTS), PARTS[number - 1][0]
+
+
+def page_questions(step: Step, live: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """Return the questions to put on a page, each with the page question it depends on.
+
+    Decided on the server from every answer known (``live``: the saved answers and what
+    this page holds), so a page without JavaScript asks only what can apply:
+
+    - a question whose condition reads earlier pages is there only when it is met;
+    - a question whose condition reads only this page (a follow-up such as "what other
+      allergy?") is always in the page, with that condition in plain words, so it can be
+      answered without JavaScript; the script hides it until it applies. But it is left
+      out when the question it depends on is not on the page itself (the follow-up of a
+      treatment that was not picked).
+
+    :return: ``(question id, id of the question on this page it follows, or None)``.
+    """
+    on_page = set(step.questions)
+    shown: list[tuple[str, str | None]] = []
+    present: set[str] = set()
+    for qid in step.questions:
+        condition = questionnaire.QUESTIONS[qid].shown_when
+        used = conditions.facts_used(condition) if condition is not None else set()
+        if condition is not None and used and used <= on_page:
+            if not used <= present:
+                continue
+            parent = conditions.leaves(condition)[0]["q"]
+            shown.append((qid, parent))
+        elif questionnaire.is_shown(qid, live):
+            shown.append((qid, None))
+        else:
+            continue
+        present.add(qid)
+    return shown
 
 
 def next_step(step: Step, answers: Mapping[str, Any]) -> Step | None:

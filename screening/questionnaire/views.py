@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    get_flashed_messages,
     redirect,
     render_template,
     request,
@@ -23,11 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from screening import audit, i18n, results, submissions
+from screening import audit, clinics, i18n, mail, results, submissions
 from screening.extensions import db
 from screening.models import Clinic, Draft, Submission
 from screening.pdf import render_pdf
-from screening.questionnaire import drafts, forms, steps
+from screening.questionnaire import drafts, forms, readback, saving, steps
 from screening.questionnaire.steps import DOB_FIELDS, Step
 from screening.scoring import conditions, questionnaire
 
@@ -67,6 +68,25 @@ def step_url(step: Step, return_to: str | None = None) -> str:
 def clinic_choices() -> list[Clinic]:
     """Active clinics, in name order; a patient chooses only when there are two or more."""
     return list(db.session.scalars(select(Clinic).where(Clinic.active).order_by(Clinic.name)))
+
+
+def clinic_contacts() -> list[tuple[Clinic, clinics.Contact]]:
+    """Active clinics with their details in the patient's language (for the choice)."""
+    return [(c, clinics.contact(c, i18n.current())) for c in clinic_choices()]
+
+
+def clinic_of(draft: Draft | None) -> Clinic | None:
+    """The clinic a draft will go to: the only one taking forms, or the one chosen."""
+    active = clinic_choices()
+    if len(active) == 1:
+        return active[0]
+    chosen = draft.personal.get("clinic_id") if draft is not None else None
+    return next((clinic for clinic in active if clinic.id == chosen), None)
+
+
+def draft_clinic(draft: Draft | None) -> clinics.Contact | None:
+    """How to reach the clinic a draft will go to, in the patient's language."""
+    return clinics.contact(clinic_of(draft), i18n.current())
 
 
 #: Pages that start or fill a form: closed while no clinic takes forms.
@@ -111,21 +131,13 @@ def has_emergency(answers: dict[str, Any]) -> bool:
 # ------------------------------------------------------------------ rendering
 
 
-def _reveal(qid: str, step: Step) -> dict[str, Any] | None:
-    """Return the in-page "show when" of a question that depends on this page only.
-
-    Such questions are always in the HTML (so they work without JavaScript, with a hint
-    saying when to answer); the script hides them until they apply. Questions that
-    depend on other pages are decided by the server.
-    """
-    cond = questionnaire.QUESTIONS[qid].shown_when
-    if cond is None or not conditions.facts_used(cond) <= set(step.questions):
-        return None
-    leaf = conditions.leaves(cond)[0]
+def _reveal(qid: str, parent: str) -> dict[str, Any]:
+    """The in-page "show when" of a follow-up: the hint's words and the script's values."""
+    leaf = conditions.leaves(questionnaire.QUESTIONS[qid].shown_when)[0]
     values = leaf["value"] if isinstance(leaf["value"], list) else [leaf["value"]]
-    source = questionnaire.QUESTIONS[leaf["q"]]
+    source = questionnaire.QUESTIONS[parent]
     labels = [source.label_for(v) for v in values]
-    return {"q": leaf["q"], "values": values, "labels": labels}
+    return {"q": parent, "values": values, "labels": labels}
 
 
 def render_step(
@@ -141,17 +153,15 @@ def render_step(
     }
     live = {k: v for k, v in {**answers, **page_values}.items() if v is not None}
     items = []
-    for qid in step.questions:
-        reveal = _reveal(qid, step)
-        if reveal is None and not questionnaire.is_shown(qid, live):
-            continue
+    for qid, parent in steps.page_questions(step, live):
         question = questionnaire.QUESTIONS[qid]
         options = question.options
         if question.choices_within:
             chosen = set(live.get(question.choices_within) or ())
             options = tuple(o for o in options if o.code in chosen)
+        reveal = _reveal(qid, parent) if parent else None
         items.append({"q": question, "field": form[qid], "reveal": reveal, "options": options})
-    number, total = steps.position(step, live)
+    number, total, part = steps.position(step)
     return render_template(
         "questionnaire/step.html",
         step=step,
@@ -161,12 +171,13 @@ def render_step(
         message=message,
         number=number,
         total=total,
+        part=part,
         urgent=has_emergency(live),
         emergency_ids=questionnaire.EMERGENCY_QUESTIONS,
         return_to=request.args.get("return_to"),
         previous=steps.previous_step(step, live),
         selected_regions=set(live.get("regions") or ()),
-        clinics=clinic_choices() if step.personal == DOB_FIELDS else [],
+        clinics=clinic_contacts() if step.personal == DOB_FIELDS else [],
         region_labels={code: region.label for code, region in questionnaire.REGIONS.items()},
     )
 
@@ -177,7 +188,7 @@ def render_step(
 @bp.get("/")
 def start() -> str:
     draft = current_draft()
-    return render_template("questionnaire/start.html", draft=draft)
+    return render_template("questionnaire/start.html", draft=draft, clinic=draft_clinic(draft))
 
 
 def _guard_order(step: Step, draft: Draft | None) -> Response | None:
@@ -244,25 +255,8 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     if errors and action == "continue":
         return render_step(step, form, answers, errors)
 
-    # Keep every valid answer; where a field has an error, the saved answer stays.
-    for qid, value in page.items():
-        if qid in errors:
-            continue
-        if value is None:
-            answers.pop(qid, None)
-        else:
-            answers[qid] = value
-    if age is not None:
-        answers["age"] = age
-    personal.update({k: v for k, v in page_personal.items() if k not in errors})
-    if step.id == "where":
-        regions = answers.get("regions") or []
-        if len(regions) == 1:
-            answers["primary_region"] = regions[0]
-        elif answers.get("primary_region") not in regions:
-            answers.pop("primary_region", None)
     was_urgent = draft is not None and has_emergency(draft.answers)
-    answers = questionnaire.visible_answers(answers)
+    answers, personal = saving.merge_page(step, answers, personal, page, page_personal, errors, age)
 
     if draft is None:
         if switch_to is not None and not any(page.values()) and not any(page_personal.values()):
@@ -337,14 +331,33 @@ def saved() -> Any:
     draft = current_draft()
     if draft is None:
         return see_other("questionnaire.start")
+    return render_saved(draft)
+
+
+def _email_form(email: str | None, extra: dict[str, Any]) -> dict[str, Any]:
+    """The "email me" form's state: prefilled with the address given, or as just posted."""
+    return {
+        "email": email or "",
+        "errors": {},
+        "mail_available": mail.available(current_app.config),
+        "sent_to": next(iter(get_flashed_messages(category_filter=[mail.SENT_FLASH])), None),
+        "send_problem": None,
+        **extra,
+    }
+
+
+def render_saved(draft: Draft, **extra: Any) -> str:
+    """The saved page; ``extra`` is the email form's state after a post (sending.py)."""
     link = url_for("questionnaire.resume_link", token=session[SESSION_KEY], _external=True)
     first = first_incomplete(draft)
     return render_template(
         "questionnaire/saved.html",
         draft=draft,
+        clinic=draft_clinic(draft),
         link=link,
         expires=draft.expires_at.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])),
         continue_url=step_url(first) if first else url_for("questionnaire.review"),
+        **_email_form(draft.personal.get("email"), extra),
     )
 
 
@@ -353,6 +366,9 @@ def resume_link(token: str) -> Response:
     try:
         draft = drafts.by_token(token)
     except drafts.DraftNotFound:
+        if drafts.was_replaced(token):
+            # The form went on elsewhere with the code: say so, and nothing more.
+            return render_template("questionnaire/link_replaced.html")
         return redirect(url_for("questionnaire.resume", expired=1), code=303)
     remember(token)
     return _continue(draft)
@@ -409,60 +425,6 @@ class ResumeForm(forms.FlaskForm):
     """Only for its CSRF token; the fields are read from the request."""
 
 
-def review_sections(answers: dict[str, Any], personal: dict[str, Any]) -> list[dict[str, Any]]:
-    """Group every asked question with its answer in plain words, page by page."""
-    sections = []
-    for step in steps.applicable(answers):
-        rows = []
-        if step.personal == DOB_FIELDS:
-            rows.append(
-                {
-                    "id": "dob",
-                    "label": _("Date of birth"),
-                    "value": _format_dob(personal.get("dob")),
-                }
-            )
-        for qid in step.shown_questions(answers):
-            question = questionnaire.QUESTIONS[qid]
-            rows.append(
-                {
-                    "id": qid,
-                    "label": i18n.question_text(question),
-                    "value": plain_answer(question, answers.get(qid)),
-                }
-            )
-        if step.personal == steps.CONTACT_FIELDS:
-            best = dict(forms.BEST_TIMES).get(personal.get("best_time") or "")
-            for name, label, value in (
-                ("full_name", _("Full name"), personal.get("full_name")),
-                ("phone", _("Phone number"), personal.get("phone")),
-                ("email", _("Email address"), personal.get("email")),
-                ("best_time", _("Best time to call"), best and i18n.translate(best)),
-            ):
-                rows.append({"id": name, "label": label, "value": value})
-        sections.append({"step": step, "rows": rows})
-    return sections
-
-
-def _format_dob(iso: str | None) -> str | None:
-    if not iso:
-        return None
-    return i18n.long_date(date.fromisoformat(iso))
-
-
-def plain_answer(question: questionnaire.Question, value: Any) -> str | list[str] | None:
-    """Return an answer in the patient's words (None when not answered)."""
-    if value is None:
-        return None
-    if question.type == "multi":
-        return [i18n.translate(question.label_for(code)) for code in value]
-    if question.type in questionnaire.CHOICE_TYPES:
-        return i18n.translate(question.label_for(value))
-    if question.type == "bool":
-        return _("Yes") if value else _("No")
-    return str(value)
-
-
 @bp.get("/review")
 def review() -> Any:
     draft = current_draft()
@@ -481,7 +443,7 @@ def render_review(
 ) -> str:
     return render_template(
         "questionnaire/review.html",
-        sections=review_sections(draft.answers, draft.personal),
+        sections=readback.sections(draft.answers, draft.personal),
         form=form,
         errors=errors or {},
         message=message,
@@ -543,11 +505,18 @@ def done() -> Any:
     if found is None:
         return see_other("questionnaire.review" if current_draft() else "questionnaire.start")
     draft, submission = found
+    return render_done(draft, submission)
+
+
+def render_done(draft: Draft, submission: Submission, **extra: Any) -> str:
+    """The result page; ``extra`` is the email form's state after a post (sending.py)."""
+    email = submission.personal.get("email") or draft.personal.get("email")
     return render_template(
         "questionnaire/done.html",
         result=results.build(submission),
         link=url_for("questionnaire.resume_link", token=session[SESSION_KEY], _external=True),
         expires=draft.expires_at.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])),
+        **_email_form(email, extra),
     )
 
 

@@ -66,6 +66,8 @@ PUBLIC = frozenset(
         "questionnaire.result_pdf",
         "questionnaire.start_again",
         "questionnaire.language",
+        "questionnaire.email_saved_link",
+        "questionnaire.email_reference",
         "staff.login",
     }
 )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from screening.questionnaire.views import plain_answer
+from screening.questionnaire.readback import plain_answer
 from screening.scoring import questionnaire
 from tests.browser.pages import (
     DISCUSS_HEADLINE,

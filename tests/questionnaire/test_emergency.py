@@ -9,6 +9,7 @@ from screening.scoring import questionnaire
 from tests.factories import BASELINE
 from tests.patient import clinic_today, page_data
 from tests.questionnaire.test_validation import walk_to
+from tests.test_results import text_of
 
 NOTICE = (
     "If you think you have an emergency, call 911 (or your local emergency number) now. "
@@ -17,11 +18,12 @@ NOTICE = (
 
 
 def test_emergency_notice_on_start_and_every_page(app, patient):
-    assert NOTICE in patient.get("/").get_data(as_text=True)
+    assert NOTICE in text_of(patient.get("/").get_data(as_text=True))
     for step in steps.STEPS:
         if step.applies(BASELINE):
             html = patient.get(f"/step/{step.id}").get_data(as_text=True)
-            assert NOTICE in html, step.id
+            assert NOTICE in text_of(html), step.id
+            assert '<a class="tel-911" href="tel:911">911</a>' in html, step.id
             patient.post(
                 f"/step/{step.id}",
                 page_data(
@@ -42,13 +44,13 @@ def test_emergency_answer_shows_the_urgent_card_on_that_page(app, patient, qid):
     assert response.headers["Location"].endswith("/step/warning-signs#urgent")
     html = patient.get("/step/warning-signs").get_data(as_text=True)
     assert '<section class="urgent-card" id="urgent" data-urgent-card  aria-labelledby' in html
-    assert "Call 911 or go to the nearest emergency room now." in html
+    assert "Call 911 or go to the nearest emergency room now." in text_of(html)
     # The form can still be sent so staff see it; the card stays on the later pages.
     response = patient.post("/step/warning-signs", data)
     assert response.headers["Location"].endswith("/step/feels-like")
-    assert "Call 911 or go to the nearest emergency room now." in patient.get(
-        "/step/feels-like"
-    ).get_data(as_text=True)
+    assert "Call 911 or go to the nearest emergency room now." in text_of(
+        patient.get("/step/feels-like").get_data(as_text=True)
+    )
 
 
 def test_prompt_level_answer_does_not_show_the_911_card(app, patient):
