@@ -68,3 +68,5 @@ bench: .venv/.synced  ## benchmarks that print figures (several minutes)
 	$(PY) tests/benchmarks/bench_scoring.py
 	$(PY) tests/benchmarks/bench_queue.py
 	$(PY) tests/benchmarks/bench_submit.py
+	$(PY) tests/benchmarks/bench_journey.py
+	$(PY) tests/benchmarks/bench_summary_pages.py

@@ -15,6 +15,7 @@ question id (spec 1.0 rule 8), and a question that was asked but left blank read
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,9 +49,11 @@ __all__ = [
 
 #: The stylesheets ``render_pdf`` needs for the summary and the batch, from ``static/``.
 STYLESHEETS = ("css/summary.css", "css/bodymap.css")
-#: Characters of free text above which the page uses smaller, then smallest, type.
-DENSE_AFTER = 1200
-DENSER_AFTER = 2500
+#: Structured lines (see ClinicianSummary.structured_weight) above which the page uses
+#: smaller, then smallest, type. The smallest is the floor: 7.5 pt for words, 6 pt for
+#: reference codes (question and rule ids, sources).
+DENSE_AFTER = 30
+DENSER_AFTER = 50
 #: Paper sizes the template knows; anything else prints on US Letter.
 PAPERS = ("letter", "a4")
 #: Questions the "Treatments tried" list itself shows (each treatment with how it worked,
@@ -82,6 +85,12 @@ class QuestionToBring:
     always: bool
     #: A few words for the questions every patient gets (Q01-Q11); "" for the others.
     topic: str = ""
+
+    @property
+    def first_sentence(self) -> str:
+        """The question itself, without the sentences that follow it (the page's form)."""
+        found = re.match(r".+?[?.](?=\s|$)", self.text)
+        return found.group(0) if found else self.text
 
 
 #: The standard questions every patient is given (spec 3), in a few words each: the
@@ -190,17 +199,96 @@ class ClinicianSummary:
         return {code: region.label for code, region in questionnaire.REGIONS.items()}
 
     @property
-    def free_text_length(self) -> int:
-        """Characters of free text on the page."""
-        rows = (*self.regions, *self.pattern, *self.treatment_details, *self.medicines)
-        rows += (*self.history, *self.own_words, *self.safety)
-        return sum(len(r.value) for r in rows if r.free and not r.blank)
+    def sources(self) -> tuple[str, ...]:
+        """Every source cited by the fired rules on the page, once each, sorted."""
+        return tuple(sorted({key for rule in self.warnings for key in rule.sources}))
+
+    @property
+    def region_words(self) -> tuple[str, ...]:
+        """The places of pain, short, each place once with its sides: "Neck (L, R)"."""
+        sides: dict[str, list[str]] = {}
+        for code in self.region_codes:
+            region = questionnaire.REGIONS.get(code)
+            label = region.label if region is not None else code
+            place = label.split(",")[0].strip()
+            side = "L" if code.endswith("_l") else "R" if code.endswith("_r") else ""
+            found = sides.setdefault(place, [])
+            if side:
+                found.append(side)
+        return tuple(
+            f"{place} ({', '.join(sorted(found))})" if found else place
+            for place, found in sides.items()
+        )
+
+    @property
+    def _all_rows(self) -> tuple[Row, ...]:
+        return (
+            *self.safety,
+            *self.peg_items,
+            *self.regions,
+            *self.course,
+            *self.pattern,
+            *self.treatment_details,
+            *self.medicines,
+            *self.history,
+            *self.own_words,
+        )
+
+    @property
+    def free_rows(self) -> tuple[Row, ...]:
+        """Everything the patient typed, printed last: only it may run onto a second page."""
+        return tuple(row for row in self._all_rows if row.free and not row.blank)
+
+    @property
+    def not_answered(self) -> tuple[Row, ...]:
+        """Questions asked but left blank, listed once ("Not answered: ...").
+
+        The safety rows are left out: their table shows every one of them, blank or not.
+        """
+        return tuple(row for row in self._all_rows[len(self.safety) :] if row.blank)
+
+    @staticmethod
+    def answered(rows: tuple[Row, ...]) -> tuple[Row, ...]:
+        """A section's other answers: not free text, blank, or a plain "Yes" or "No"."""
+        return tuple(
+            row
+            for row in rows
+            if not row.free and not row.blank and not _is_no(row) and not _is_yes(row)
+        )
+
+    @staticmethod
+    def said_yes(rows: tuple[Row, ...]) -> tuple[Row, ...]:
+        """A section's plain "Yes" answers (not alerts), printed as one line ("Yes to: ...")."""
+        return tuple(row for row in rows if not row.free and _is_yes(row))
+
+    @staticmethod
+    def said_no(rows: tuple[Row, ...]) -> tuple[Row, ...]:
+        """A section's plain "No" answers, printed as one line ("No to: ...")."""
+        return tuple(row for row in rows if not row.free and _is_no(row))
+
+    @property
+    def structured_weight(self) -> int:
+        """A rough count of the lines the structured part takes (for the type size step)."""
+        return (
+            2 * len(self.warnings)
+            + len(self.triggered_questions)
+            + len(self.region_codes) // 2
+            + len(self.treatments)
+        )
 
     @property
     def density(self) -> str:
-        """Type size step so long free text still fits on one page: "", "dense", "denser"."""
-        length = self.free_text_length
-        return "denser" if length > DENSER_AFTER else "dense" if length > DENSE_AFTER else ""
+        """Type size step so the structured part fits one page: "", "dense", "denser"."""
+        weight = self.structured_weight
+        return "denser" if weight > DENSER_AFTER else "dense" if weight > DENSE_AFTER else ""
+
+
+def _is_no(row: Row) -> bool:
+    return row.value == "No" and not row.alert
+
+
+def _is_yes(row: Row) -> bool:
+    return row.value == "Yes" and not row.alert
 
 
 def _treatments(answers: Mapping[str, Any]) -> tuple[Treatment, ...]:

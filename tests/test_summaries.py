@@ -24,6 +24,7 @@ from screening.submissions import apply_result
 from screening.summaries import NOT_ANSWERED, STYLESHEETS, build_summary
 from tests.conftest import TEST_SECRET
 from tests.factories import answers
+from tests.worst_cases import common_heavy_case, typical
 
 CASES = tomllib.loads(
     (Path(__file__).parent / "scoring" / "cases" / "vignettes.toml").read_text(encoding="utf-8")
@@ -175,6 +176,39 @@ def pdf_info(data: bytes, tmp_path) -> dict[str, str]:
     )
 
 
+def page_texts(data: bytes, tmp_path) -> list[str]:
+    """The text of each page of a PDF, with poppler's pdftotext."""
+    path = tmp_path / "pages.pdf"
+    path.write_bytes(data)
+    out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
+    return [" ".join(page.split()) for page in out.stdout.split("\f") if page.strip()]
+
+
+#: Said at the foot of a page where the patient's own words begin but do not end.
+CONTINUED = "continued on the next page"
+
+
+def assert_one_sheet_but_own_words(data: bytes, tmp_path, name: str) -> None:
+    """Everything but the patient's own words is on page 1; only they may run on."""
+    assert_first_page_holds_all_but_own_words(page_texts(data, tmp_path), name)
+
+
+def assert_first_page_holds_all_but_own_words(pages: list[str], name: str) -> None:
+    """``pages``: the pages of one summary."""
+    assert len(pages) <= 2, f"{name} takes {len(pages)} pages"
+    first = pages[0]
+    for heading in ("RED FLAGS AND CONTRAINDICATIONS", "QUESTIONS TO BRING", "Rule set"):
+        assert heading in first, (name, heading)
+    if len(pages) == 2:
+        assert CONTINUED in first, name
+        assert "IN THE PATIENT'S OWN WORDS" in first + pages[1][:200], name
+        assert CONTINUED not in pages[1]
+        for heading in ("RED FLAGS", "QUESTIONS TO BRING", "WHERE IT HURTS", "Rule set"):
+            assert heading not in pages[1], (name, heading)
+    else:
+        assert CONTINUED not in first, name
+
+
 def text_of(html: str) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
@@ -199,7 +233,7 @@ def test_every_vignette_prints_on_one_letter_page_with_its_sections(app, name, t
     assert f"Rule set {submission.ruleset_version}" in text
     assert "Questions to bring" in text
     # pain_now is optional and never given by the vignettes; the email is left out of some.
-    assert re.search(r"Pain right now pain_now Not answered", text)
+    assert re.search(r"Not answered: [^.]*Pain right now pain_now", text)
     if "email" not in submission.personal:
         assert f"Email: {NOT_ANSWERED}" in text
     # Spec 1.0 rule 8: the staff printout shows question ids next to answers.
@@ -210,15 +244,15 @@ def test_every_vignette_prints_on_one_letter_page_with_its_sections(app, name, t
 
     data = pdf_for(app, [submission])
     info = pdf_info(data, tmp_path)
-    assert info["Pages"] == "1", f"{name} takes {info['Pages']} pages"
+    assert_one_sheet_but_own_words(data, tmp_path, name)
     assert info["Page size"].startswith("612 x 792")
 
 
 @pytest.mark.parametrize("name", ["V01", "V03", "V15", "V20"])
 def test_a4_is_one_page_too(app, name, tmp_path):
-    info = pdf_info(pdf_for(app, [make_submission(name)], paper="a4"), tmp_path)
-    assert info["Pages"] == "1"
-    assert info["Page size"].startswith("595.")
+    data = pdf_for(app, [make_submission(name)], paper="a4")
+    assert_one_sheet_but_own_words(data, tmp_path, name)
+    assert pdf_info(data, tmp_path)["Page size"].startswith("595.")
 
 
 def test_blanks_print_not_answered_never_no(app):
@@ -250,8 +284,9 @@ def test_blanks_print_not_answered_never_no(app):
         assert rows[qid].value == NOT_ANSWERED, qid
         assert rows[qid].blank and not rows[qid].flag
     text = text_of(html_for(app, [submission]))
+    blanks = text.split(f"{NOT_ANSWERED}:", 1)[1].split(".", 1)[0]
     for label in ("Pain right now pain_now", "Goals goals", "Medicine list (free text) med_list"):
-        assert f"{label} {NOT_ANSWERED}" in text
+        assert label in blanks
         assert not re.search(rf"{re.escape(label)} No\b", text)
     # Questions that were not asked (no physical-therapy follow-up without tx_pt) are left out.
     v27 = build_summary(make_submission("V27"))
@@ -323,8 +358,31 @@ def test_browser_print_view_links_its_stylesheet(app):
 
 
 def test_batch_of_three_gives_three_pages(app, tmp_path):
-    submissions = [make_submission(name) for name in ("V02", "V03", "V07")]
+    submissions = [make_submission(name) for name in ("V02", "V07", "V27")]
     html = html_for(app, submissions)
     for submission in submissions:
         assert submission.reference in html
     assert pdf_info(pdf_for(app, submissions), tmp_path)["Pages"] == "3"
+
+
+def test_in_a_batch_only_own_words_run_on_and_say_so(app, tmp_path):
+    """V03 has long free text: its own words take a second page, which its first announces."""
+    submissions = [make_submission(name) for name in ("V02", "V03", "V07")]
+    pages = page_texts(pdf_for(app, submissions), tmp_path)
+    assert len(pages) == 4
+    assert [CONTINUED in page for page in pages] == [False, True, False, False]
+    assert "RED FLAGS" not in pages[2]  # V03's second page: its own words only
+    assert "RED FLAGS" in pages[3]  # V07 starts on a page of its own
+
+
+@pytest.mark.parametrize("paper", ["letter", "a4"])
+def test_typical_patients_and_a_common_heavy_case_fit_the_first_page(app, tmp_path, paper):
+    """A clinic's usual queue (the demo generator, free text included) and the front desk's
+    example (apixaban and aspirin, lidocaine anaphylaxis, latex, insulin): everything but the
+    patient's own words on the first page, and the common case on one page."""
+    submissions = [common_heavy_case(), *typical(30)]
+    pages = page_texts(pdf_for(app, submissions, paper=paper), tmp_path)
+    for submission in submissions:
+        own = [page for page in pages if f"Ref {submission.reference}" in page]
+        assert_first_page_holds_all_but_own_words(own, submission.reference)
+    assert sum(f"Ref {submissions[0].reference}" in page for page in pages) == 1

@@ -87,6 +87,9 @@ class Reader(HTMLParser):
         cell = None
         if "data-qid" in values:
             cell = Cell(values["data-qid"], classes)
+            # A line such as "Yes to: A; B" names its answer once, for every item in it.
+            if "data-answer" in values:
+                cell.parts.append(values["data-answer"] + " ")
             self.cells.append(cell)
         self.stack.append((tag, skip, cell))
 
