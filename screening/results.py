@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from screening import clinics, i18n
-from screening.extensions import db
 from screening.i18n import join_words, translate
-from screening.models import Clinic, Submission
+from screening.models import Submission
 from screening.scoring import CareLevel, Effect, Outcome, headline, load_ruleset, question_text
 
 #: Rules after which the patient is told not to stop blood thinners or aspirin (spec 5.1 item 5).
@@ -85,7 +84,6 @@ def build(submission: Submission) -> PatientResult:
     grouped |= {"precautions": [], "fits": []}
     for rule_id, reason in zip(fired, stored["patient_reasons"], strict=False):
         grouped[_group(rule_id)].append(translate(reason))
-    clinic = db.session.get(Clinic, submission.clinic_id) if submission.clinic_id else None
     seek_care = stored["outcome"] == Outcome.SEEK_CARE
     return PatientResult(
         reference=submission.reference,
@@ -105,5 +103,5 @@ def build(submission: Submission) -> PatientResult:
         blood_thinner_warning=bool(BLOOD_THINNER_RULES & set(fired)),
         after_injection_signs=stored["outcome"] in (Outcome.DISCUSS, Outcome.DISCUSS_WITH_CONCERNS),
         ruleset_version=submission.ruleset_version,
-        clinic=clinics.contact(clinic, i18n.current()),
+        clinic=clinics.contact(submission.clinic, i18n.current()),
     )

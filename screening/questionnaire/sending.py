@@ -23,9 +23,8 @@ import logging
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, make_response, request, session, url_for
+from flask import current_app, flash, make_response, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -33,17 +32,18 @@ from wtforms import EmailField
 
 from screening import i18n, mail, ratelimit
 from screening.extensions import db
-from screening.models import Clinic, Draft, Submission
+from screening.models import Draft
 from screening.questionnaire.views import (
-    SESSION_KEY,
     _submitted,
     bp,
     clinic_of,
     csrf_expired,
     current_draft,
+    kept_until,
     render_done,
     render_saved,
     see_other,
+    session_link,
 )
 
 log = logging.getLogger(__name__)
@@ -60,15 +60,6 @@ class SendForm(FlaskForm):
 
 def _write_it_down(code: str) -> str:
     return _("Here is your code: %(code)s. Write it down.", code=code)
-
-
-def _expires(draft: Draft) -> str:
-    zone = ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
-    return i18n.long_date(draft.expires_at.astimezone(zone))
-
-
-def _link() -> str:
-    return url_for("questionnaire.resume_link", token=session[SESSION_KEY], _external=True)
 
 
 def _send(
@@ -130,16 +121,16 @@ def email_saved_link() -> Any:
         return mail.saved_form_message(
             to=address,
             sender=sender,
-            link=_link(),
+            link=session_link(),
             code=draft.resume_code,
-            expires=_expires(draft),
+            expires=i18n.long_date(kept_until(draft)),
             resume_url=url_for("questionnaire.resume", _external=True),
             clinic_name=clinic.name if clinic else None,
             language=i18n.current(),
         )
 
     def render(**extra: Any) -> str:
-        return render_saved(draft, language_next=url_for("questionnaire.saved"), **extra)
+        return render_saved(draft, **extra)
 
     return _send(draft, draft.resume_code, build, render, "questionnaire.saved", "a resume link")
 
@@ -153,28 +144,24 @@ def email_reference() -> Any:
     draft, submission = found
 
     def build(address: str, sender: str) -> EmailMessage:
-        clinic = db.session.get(Clinic, submission.clinic_id) if submission.clinic_id else None
+        clinic = submission.clinic
         return mail.reference_message(
             to=address,
             sender=sender,
             reference=submission.reference,
-            link=_link(),
-            expires=_expires(draft),
+            link=session_link(),
+            expires=i18n.long_date(kept_until(draft)),
             clinic_name=clinic.name if clinic else None,
             clinic_phone=(clinic.phone or None) if clinic else None,
             language=i18n.current(),
         )
 
     def render(**extra: Any) -> str:
-        return _render_done(draft, submission, **extra)
+        return render_done(draft, submission, **extra)
 
     return _send(
         draft, submission.reference, build, render, "questionnaire.done", "a reference code"
     )
-
-
-def _render_done(draft: Draft, submission: Submission, **extra: Any) -> str:
-    return render_done(draft, submission, language_next=url_for("questionnaire.done"), **extra)
 
 
 def csrf_failed(error: CSRFError) -> Any:
@@ -192,15 +179,9 @@ def csrf_failed(error: CSRFError) -> Any:
     if request.endpoint == "questionnaire.email_saved_link":
         draft = current_draft()
         if draft is not None and draft.submission_id is None:
-            page = render_saved(
-                draft,
-                email=address,
-                send_problem=problem,
-                language_next=url_for("questionnaire.saved"),
-            )
-            return page, 400
+            return render_saved(draft, email=address, send_problem=problem), 400
     else:
         found = _submitted()
         if found is not None:
-            return _render_done(*found, email=address, send_problem=problem), 400
+            return render_done(*found, email=address, send_problem=problem), 400
     return csrf_expired(error)

@@ -334,6 +334,16 @@ def saved() -> Any:
     return render_saved(draft)
 
 
+def session_link() -> str:
+    """This browser's resume link (it also reopens the result page once sent)."""
+    return url_for("questionnaire.resume_link", token=session[SESSION_KEY], _external=True)
+
+
+def kept_until(draft: Draft) -> datetime:
+    """When a draft is deleted, on the clinic's clock (for "kept until June 15, 2027")."""
+    return draft.expires_at.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
+
+
 def _email_form(email: str | None, extra: dict[str, Any]) -> dict[str, Any]:
     """The "email me" form's state: prefilled with the address given, or as just posted."""
     return {
@@ -348,14 +358,15 @@ def _email_form(email: str | None, extra: dict[str, Any]) -> dict[str, Any]:
 
 def render_saved(draft: Draft, **extra: Any) -> str:
     """The saved page; ``extra`` is the email form's state after a post (sending.py)."""
-    link = url_for("questionnaire.resume_link", token=session[SESSION_KEY], _external=True)
     first = first_incomplete(draft)
     return render_template(
         "questionnaire/saved.html",
         draft=draft,
         clinic=draft_clinic(draft),
-        link=link,
-        expires=draft.expires_at.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])),
+        link=session_link(),
+        expires=kept_until(draft),
+        # Also shown after a post to the email form: the language switch comes back here.
+        language_next=url_for("questionnaire.saved"),
         continue_url=step_url(first) if first else url_for("questionnaire.review"),
         **_email_form(draft.personal.get("email"), extra),
     )
@@ -514,8 +525,9 @@ def render_done(draft: Draft, submission: Submission, **extra: Any) -> str:
     return render_template(
         "questionnaire/done.html",
         result=results.build(submission),
-        link=url_for("questionnaire.resume_link", token=session[SESSION_KEY], _external=True),
-        expires=draft.expires_at.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])),
+        link=session_link(),
+        expires=kept_until(draft),
+        language_next=url_for("questionnaire.done"),
         **_email_form(email, extra),
     )
 
