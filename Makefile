@@ -70,3 +70,4 @@ bench: .venv/.synced  ## benchmarks that print figures (several minutes)
 	$(PY) tests/benchmarks/bench_submit.py
 	$(PY) tests/benchmarks/bench_journey.py
 	$(PY) tests/benchmarks/bench_summary_pages.py
+	$(PY) tests/benchmarks/bench_summary_pdf.py

@@ -81,6 +81,19 @@ class DefaultConfig:
     #: Seconds for each network step; a patient waits on the page while it sends.
     MAIL_TIMEOUT = 10
 
+    # The queue's "PDF of the selected summaries" (screening/staff/batches.py).
+    #: Most summaries in one batch PDF; the queue page says so next to the button.
+    SUMMARY_BATCH_MAX = 200
+    #: Up to this many are made within the request (about a third of a second each on two
+    #: cores); more are made in the background while a page shows the progress.
+    SUMMARY_BATCH_INLINE_MAX = 10
+    #: Batches being made at once, all workers together (each keeps a core busy).
+    SUMMARY_BATCH_RUNNING_MAX = 2
+    #: A finished batch PDF (patient data) is kept this long for its requester, then deleted.
+    SUMMARY_BATCH_KEEP_MINUTES = 30
+    #: A batch with no progress for this long has stopped (its worker restarted).
+    SUMMARY_BATCH_STALE_SECONDS = 120
+
 
 def database_url_from_env() -> str | None:
     """Return ``DATABASE_URL`` with the psycopg 3 driver made explicit."""

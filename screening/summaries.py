@@ -19,9 +19,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from screening import presentation
+from screening import presentation, summary_layout
 from screening.clinics import format_time
 from screening.i18n import ENGLISH_NAMES
 from screening.models import Submission
@@ -47,13 +48,8 @@ __all__ = [
     "build_summary",
 ]
 
-#: The stylesheets ``render_pdf`` needs for the summary and the batch, from ``static/``.
-STYLESHEETS = ("css/summary.css", "css/bodymap.css")
-#: Structured lines (see ClinicianSummary.structured_weight) above which the page uses
-#: smaller, then smallest, type. The smallest is the floor: 7.5 pt for words, 6 pt for
-#: reference codes (question and rule ids, sources).
-DENSE_AFTER = 30
-DENSER_AFTER = 50
+#: The summary's stylesheet, from ``static/``: the same one the browser's print view links.
+STYLESHEETS = ("css/summary.css",)
 #: Paper sizes the template knows; anything else prints on US Letter.
 PAPERS = ("letter", "a4")
 #: Questions the "Treatments tried" list itself shows (each treatment with how it worked,
@@ -266,21 +262,15 @@ class ClinicianSummary:
         """A section's plain "No" answers, printed as one line ("No to: ...")."""
         return tuple(row for row in rows if not row.free and _is_no(row))
 
-    @property
-    def structured_weight(self) -> int:
-        """A rough count of the lines the structured part takes (for the type size step)."""
-        return (
-            2 * len(self.warnings)
-            + len(self.triggered_questions)
-            + len(self.region_codes) // 2
-            + len(self.treatments)
-        )
+    @cached_property
+    def plan(self) -> summary_layout.Plan:
+        """How the page holds it: columns, type size, notes whole or shortened."""
+        return summary_layout.plan(self)
 
     @property
     def density(self) -> str:
         """Type size step so the structured part fits one page: "", "dense", "denser"."""
-        weight = self.structured_weight
-        return "denser" if weight > DENSER_AFTER else "dense" if weight > DENSE_AFTER else ""
+        return self.plan.density
 
 
 def _is_no(row: Row) -> bool:

@@ -44,7 +44,7 @@ from screening.models import (
 from screening.pdf import render_pdf
 from screening.presentation import STAFF as STAFF_WORDS
 from screening.presentation import outcome_words
-from screening.staff import accounts, credentials, exports, forms, queue, workflow
+from screening.staff import accounts, batches, credentials, exports, forms, queue, workflow
 from screening.staff.access import (
     active_grant,
     current_staff_session,
@@ -494,8 +494,12 @@ def _summary_html(items: list[Submission], pdf: bool) -> str:
 
 
 def _pdf_response(html: str, name: str) -> Response:
+    return _pdf_file(render_pdf(html, stylesheets=SUMMARY_STYLESHEETS), name)
+
+
+def _pdf_file(data: bytes, name: str) -> Response:
     return Response(
-        render_pdf(html, stylesheets=SUMMARY_STYLESHEETS),
+        data,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -523,8 +527,14 @@ def summary_pdf(public_id: str) -> Response:
 @bp.post("/summaries.pdf")
 @permission_required("submission:print")
 def batch_pdf() -> Any:
-    """One PDF of the summaries picked in the queue, one page each."""
-    picked = [value for value in request.form.getlist("ids") if value.isalnum()][:100]
+    """One PDF of the summaries picked in the queue (up to ``SUMMARY_BATCH_MAX``).
+
+    Up to ``SUMMARY_BATCH_INLINE_MAX`` are sent back at once; more are made in the
+    background and the person goes to a page that shows the progress, then the file
+    (screening/staff/batches.py). Audited once, with every id, either way.
+    """
+    limit = current_app.config["SUMMARY_BATCH_MAX"]
+    picked = [value for value in request.form.getlist("ids") if value.isalnum()][:limit]
     items = (
         db.session.scalars(
             queue.visible(current_user, sees_every_clinic(current_user))
@@ -537,9 +547,66 @@ def batch_pdf() -> Any:
     if not items:
         flash("Check the submissions to print first.")
         return redirect(url_for("staff.queue_page"), code=303)
+    batch = None
+    if len(items) > current_app.config["SUMMARY_BATCH_INLINE_MAX"]:
+        try:
+            batch = batches.prepare(items, current_user)
+        except batches.Busy:
+            flash("Other batches of summaries are being prepared. Try again in a minute.")
+            return redirect(url_for("staff.queue_page"), code=303)
     workflow.record_output([item.id for item in items], Event.PDF, current_user)
+    # Commits the batch, if any, with the audit row: no audit, no PDF.
     audit.record("submission.pdf", detail={"ids": [item.id for item in items]})
-    return _pdf_response(_summary_html(list(items), pdf=True), "summaries.pdf")
+    if batch is None:
+        return _pdf_file(batches.render(batches.build_summaries(items)), "summaries.pdf")
+    batches.launch(batch)
+    return redirect(url_for("staff.summary_batch", public_id=batch.public_id), code=303)
+
+
+def _batch_or_404(public_id: str) -> batches.SummaryBatch:
+    batch = batches.find(public_id, current_user) if public_id.isalnum() else None
+    if batch is None:
+        abort(404)
+    return batch
+
+
+def _batch_state(batch: batches.SummaryBatch) -> dict[str, Any]:
+    state = batch.shown_state()
+    return {
+        "state": state,
+        "done": batch.done,
+        "total": batch.total,
+        "pdf_url": url_for("staff.summary_batch_pdf", public_id=batch.public_id)
+        if state == batches.DONE
+        else None,
+    }
+
+
+@bp.get("/summaries/<public_id>")
+@permission_required("submission:print")
+def summary_batch(public_id: str) -> str:
+    """The progress of a batch PDF, then its download link (refreshes itself)."""
+    batch = _batch_or_404(public_id)
+    return render_template(
+        "staff/summary_batch.html", batch=batch, status=_batch_state(batch), states=batches
+    )
+
+
+@bp.get("/summaries/<public_id>/status")
+@permission_required("submission:print")
+def summary_batch_status(public_id: str) -> Any:
+    """The same, for the page's script: state, done, total and, once done, the PDF's URL."""
+    return jsonify(_batch_state(_batch_or_404(public_id)))
+
+
+@bp.get("/summaries/<public_id>/summaries.pdf")
+@permission_required("submission:print")
+def summary_batch_pdf(public_id: str) -> Response:
+    """The finished PDF, to the person who asked for it (audited when asked for)."""
+    batch = _batch_or_404(public_id)
+    if batch.shown_state() != batches.DONE or batch.pdf is None:
+        abort(404)
+    return _pdf_file(batch.pdf, "summaries.pdf")
 
 
 @bp.route("/export", methods=["GET", "POST"])

@@ -6,10 +6,11 @@ Not a test (pytest does not collect ``bench_*.py``). Run from the repository roo
 
 Generates candidates with tests/worst_cases.py (nearly every rule firing, every medicine,
 allergy and region, every text box full, long names), keeps the ``--top`` heaviest by the
-length of their summary's text, renders each on US Letter and A4, and prints the page
-count, the type-size step, the number of fired rules and questions to bring, and on
-which page the structured part ends (the rest is the patient's own words). The goal
-(issue "The clinician's page") is one sheet for everything but the patient's own words.
+page planner's estimate (screening/summary_layout.py), renders each on US Letter and A4,
+and prints the page count, the density step the planner chose, the number of fired rules
+and questions to bring, on which page the structured part ends (the rest is the patient's
+own words), and the structured part's height: estimated by the planner and laid out by
+WeasyPrint, in points (the estimate should not be below the layout; the page holds 734).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import argparse
 import re
 import statistics
 import sys
-from html import unescape
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -26,16 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from flask import render_template  # noqa: E402
 from weasyprint import CSS, HTML  # noqa: E402
 
-from screening import create_app  # noqa: E402
+from screening import create_app, summary_layout  # noqa: E402
 from screening.summaries import STYLESHEETS, build_summary  # noqa: E402
 from tests.worst_cases import candidates  # noqa: E402
 
-#: The last line of the structured part (the summary's own footer), then the free text.
-STRUCTURED_END = "rule set"
-
-
-def text_length(html: str) -> int:
-    return len(" ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split()))
+#: An anchor put after the structured part (the summary's own footer) to find where it ends.
+END = '<p id="structured-end"></p>'
+TOP_MARGIN_PT = {"letter": 0.35 * 72, "a4": 10 / 25.4 * 72}
 
 
 def main() -> None:
@@ -59,30 +56,32 @@ def main() -> None:
         summaries = [build_summary(item) for item in candidates(args.candidates)]
         sized = sorted(
             summaries,
-            key=lambda s: -text_length(render_template("print/summary.html", summary=s, pdf=True)),
+            key=lambda s: -summary_layout._plan_at(s, summary_layout.STEPS[0]).height_pt,
         )
         print(
             f"{'reference':12} {'paper':6} {'pages':>5} {'structured ends':>15} "
-            f"{'rules':>5} {'questions':>9} density"
+            f"{'rules':>5} {'questions':>9} {'step':>4} {'estimate':>8} {'laid out':>8}"
         )
         for summary in sized[: args.top]:
             for paper in pages:
                 html = render_template("print/summary.html", summary=summary, paper=paper, pdf=True)
+                html = re.sub(r"(</footer>)", r"\1" + END, html, count=1)
                 document = HTML(string=html).render(stylesheets=css)
-                ends = next(
+                ends, height = next(
                     (
-                        number
+                        (number, page.anchors["structured-end"][1] * 0.75 - TOP_MARGIN_PT[paper])
                         for number, page in enumerate(document.pages, 1)
-                        if STRUCTURED_END in _page_text(page).lower()
+                        if "structured-end" in page.anchors
                     ),
-                    None,
+                    (None, float("nan")),
                 )
                 pages[paper].append(len(document.pages))
                 structured_ends[paper].append(ends)
+                step = summary_layout.STEPS.index(summary.plan.step)
                 print(
                     f"{summary.reference:12} {paper:6} {len(document.pages):5} {ends!s:>15} "
-                    f"{len(summary.warnings):5} {len(summary.questions):9} "
-                    f"{summary.density or 'normal'}"
+                    f"{len(summary.warnings):5} {len(summary.questions):9} {step:4} "
+                    f"{summary.plan.height_pt:8.0f} {height:8.0f}"
                 )
     for paper, counts in pages.items():
         one = sum(1 for count in counts if count == 1)
@@ -92,21 +91,6 @@ def main() -> None:
             f"{paper}: {one} of {len(counts)} on one page; median {statistics.median(counts)}, "
             f"most {max(counts)}"
         )
-
-
-def _page_text(page) -> str:
-    """The text of one laid-out page (WeasyPrint's box tree)."""
-    found: list[str] = []
-
-    def walk(box) -> None:
-        text = getattr(box, "text", None)
-        if text:
-            found.append(text)
-        for child in getattr(box, "children", ()):
-            walk(child)
-
-    walk(page._page_box)
-    return " ".join(found)
 
 
 if __name__ == "__main__":

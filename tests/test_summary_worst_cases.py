@@ -1,0 +1,89 @@
+"""The clinician's page holds everything but the patient's own words on one sheet, for the
+heaviest answer sets the form accepts, on US Letter and on A4.
+
+The candidates come from ``tests/worst_cases.py``: nearly every yes answered yes (every red
+flag, contraindication and precaution rule firing together), every medicine, allergy,
+treatment and region ticked, every text box full, long names and emails. The
+:data:`HEAVIEST` with the most content (by the page planner's estimate of their structured
+part at the normal type size, which needs no rendering) are rendered, with every acceptance
+vignette, through the same code as the batch PDF, and the PDF's pages are read back with
+poppler's ``pdftotext``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import render_template
+
+from screening import summary_layout
+from screening.pdf import render_pdfs_as_one
+from screening.scoring import questionnaire
+from screening.summaries import STYLESHEETS, ClinicianSummary, build_summary
+from tests.test_summaries import (
+    VIGNETTES,
+    app,  # noqa: F401 (the module's app fixture)
+    assert_first_page_holds_all_but_own_words,
+    make_submission,
+    page_texts,
+)
+from tests.worst_cases import candidates
+
+#: How many of the heaviest candidates are rendered, out of how many generated.
+HEAVIEST = 100
+POOL = 400
+#: Rendered in this many parts per paper, so the two test workers share them.
+PARTS = 4
+
+
+def structured_weight(summary: ClinicianSummary) -> float:
+    return summary_layout._plan_at(summary, summary_layout.STEPS[0]).height_pt
+
+
+def heaviest() -> list[ClinicianSummary]:
+    summaries = [build_summary(item) for item in candidates(POOL)]
+    return sorted(summaries, key=structured_weight, reverse=True)[:HEAVIEST]
+
+
+def cases() -> list[ClinicianSummary]:
+    """The heaviest first, then every vignette."""
+    return [*heaviest(), *(build_summary(make_submission(name)) for name in sorted(VIGNETTES))]
+
+
+@pytest.fixture(scope="module")
+def summaries():
+    return cases()
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+@pytest.mark.parametrize("paper", ["letter", "a4"])
+def test_the_heaviest_answer_sets_and_every_vignette_fit_one_sheet(
+    app,  # noqa: F811
+    summaries,
+    paper,
+    part,
+    tmp_path,
+):
+    mine = summaries[part::PARTS]
+    with app.test_request_context():
+        pages = [
+            render_template("print/summary.html", summary=s, paper=paper, pdf=True) for s in mine
+        ]
+        data = render_pdfs_as_one(pages, STYLESHEETS)
+    texts = page_texts(data, tmp_path)
+    for summary in mine:
+        own = [text for text in texts if f"Ref {summary.reference}" in text]
+        assert own, summary.reference
+        assert_first_page_holds_all_but_own_words(own, summary.reference)
+        # Whatever the step, every fired rule is on the first page, by its id at least.
+        missing = [rule.id for rule in summary.warnings if rule.id not in own[0]]
+        assert not missing, (summary.reference, missing)
+
+
+def test_the_pool_reaches_the_worst_case():
+    """The heaviest candidates really are the worst: every non-support rule the answers
+    can fire together fires, and the densest step is needed."""
+    found = heaviest()
+    worst = found[0]
+    assert len(worst.warnings) >= 38
+    assert worst.plan.step == summary_layout.STEPS[-1]
+    assert max(len(set(s.region_codes)) for s in found) == len(questionnaire.REGIONS)
