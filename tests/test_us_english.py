@@ -46,6 +46,7 @@ BRITISH = {
     r"GP|A&E": "primary care doctor, emergency room",
     r"\w*anaesth\w*": "anesthetic",
     r"\w*haem\w*": "hem-",
+    r"\w*aemi\w*": "-emia (hyperglycemia, anemia)",
     r"o?edema": "edema",
     r"paediatric\w*|orthopaedic\w*|oesophag\w*|foet\w*|diarrhoea": "US medical spelling",
     r"enrol|enrols|enrolment": "enroll, enrollment",
