@@ -31,6 +31,12 @@ instance/config.py:
 	@chmod 600 $@
 	@echo "Wrote a new random SECRET_KEY to $@"
 
+# The data keys that encrypt health data in the database (see README, Keys). Written once,
+# mode 0600, never replaced: losing this file loses every encrypted answer and name.
+instance/keys.json: | .venv/.synced
+	@mkdir -p instance
+	@$(PY) -m screening.crypto $@
+
 # The app reads compiled catalogues (.mo, not committed); they are rebuilt when a .po changes.
 %.mo: %.po .venv/.synced
 	$(PYBABEL) -q compile -i $< -o $@
@@ -42,7 +48,7 @@ messages: .venv/.synced  ## extract the patient text into messages.pot and updat
 		--project screening -o $(TRANSLATIONS)/messages.pot .
 	$(PYBABEL) -q update --no-wrap --ignore-obsolete -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
 
-run: .venv/.synced instance/config.py $(COMPILED)  ## migrate and serve http://127.0.0.1:5000 on SQLite in instance/
+run: .venv/.synced instance/config.py instance/keys.json $(COMPILED)  ## migrate and serve http://127.0.0.1:5000 on SQLite in instance/
 	SCREENING_ENVIRONMENT=development $(FLASK) db upgrade
 	SCREENING_ENVIRONMENT=development $(FLASK) clinic sample
 	SCREENING_ENVIRONMENT=development $(FLASK) run --host 127.0.0.1 --port 5000

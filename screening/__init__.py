@@ -9,7 +9,8 @@ from flask import Flask
 from screening import (
     audit,
     cli,
-    database,  # noqa: F401  (registers the SQLite engine settings)
+    crypto,
+    database,  # also registers the SQLite engine settings
     errors,
     i18n,
     observability,
@@ -38,6 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=os.path.join(ROOT, "static"),
     )
     load_config(app, test_config)
+    database.secure_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+    # The data keys live outside the database; production does not start without them.
+    crypto.init_app(app)
     # A broken rule file stops start-up here, never in the middle of a questionnaire.
     load_ruleset()
     # First: request ids and log redaction apply to everything after, and it hides SQL

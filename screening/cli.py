@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from screening import audit, demo
+from screening import audit, demo, rekey
 from screening.clinics import Hours
 from screening.extensions import db
 from screening.models import Clinic, StaffUser, Submission
@@ -244,3 +244,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(clinic_cli)
     app.cli.add_command(audit.audit_cli)
     app.cli.add_command(demo.demo_cli)
+    app.cli.add_command(rekey.keys_cli)

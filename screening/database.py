@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+
+log = logging.getLogger(__name__)
+
+
+def secure_sqlite_file(url: str) -> None:
+    """Create the SQLite database file with mode 0600, or tighten an existing one.
+
+    SQLite would create it following the umask (usually 0644: readable by every user of
+    the machine). Its -wal and -shm files take the database file's mode.
+    """
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return
+    if path.startswith("file:"):
+        return  # a URI filename: the deployment chose its own options
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        name = path + suffix
+        if os.path.exists(name) and os.stat(name).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            os.chmod(name, 0o600)
+            log.warning("%s could be read by other users; it is now mode 0600.", name)
 
 
 @event.listens_for(Engine, "connect")

@@ -37,12 +37,13 @@ from flask.cli import AppGroup
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from screening import audit
+from screening import audit, search_index
+from screening.crypto import key_store
 from screening.extensions import db
 from screening.models import DONE_STATUSES, Clinic, Status, Submission, readable_code, utcnow
 from screening.scoring import Outcome, questionnaire, score
 from screening.staff import accounts
-from screening.submissions import apply_result, search_keys
+from screening.submissions import apply_result
 
 #: Clinics created when the database has none and no names are given.
 DEFAULT_CLINICS = ("North Clinic", "South Clinic", "East Clinic")
@@ -818,7 +819,6 @@ def seed_summary(
                 questionnaire_version=questionnaire.VERSION,
                 started_at=submitted_at - timedelta(minutes=minutes),
                 submitted_at=submitted_at,
-                **search_keys(personal),
             )
             # The real scorer, copied onto the row exactly as a real submit does.
             apply_result(row, score(answers))  # type: ignore[arg-type]
@@ -837,14 +837,31 @@ def seed_summary(
 
 
 def _insert(rows: list[dict[str, Any]], taken: set[str]) -> None:
-    """Insert one batch in one statement and commit; draw codes again on a collision."""
+    """Insert one batch in one statement and commit; draw codes again on a collision.
+
+    Bulk statements skip the ORM, so the search tokens are inserted here too.
+    """
+    ring = key_store().ring()
     for _attempt in range(5):
         for row, reference in zip(rows, _references(len(rows), taken), strict=True):
             row["reference"] = reference
             row["public_id"] = secrets.token_hex(16)
             row["submit_key"] = SUBMIT_KEY_PREFIX + secrets.token_hex(16)
         try:
-            db.session.execute(insert(Submission.__table__), rows)
+            table = Submission.__table__
+            ids = db.session.scalars(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            ).all()
+            search_index.insert_rows(
+                db.session,
+                (
+                    token
+                    for row, row_id in zip(rows, ids, strict=True)
+                    for token in search_index.token_rows(
+                        row_id, row["clinic_id"], row["personal"], ring
+                    )
+                ),
+            )
             db.session.commit()
             return
         except IntegrityError:  # a concurrent writer took a code in the meantime

@@ -19,11 +19,11 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from screening.crypto import EncryptedJSON, EncryptedString, EncryptedText
 from screening.extensions import db
 
 
@@ -83,10 +83,10 @@ class Draft(db.Model):  # type: ignore[name-defined,misc]
     key: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(16))
     #: Short code for resuming on another device, checked together with the date of birth.
     resume_code: Mapped[str] = mapped_column(String(11), unique=True)
-    #: Coded answers by question id (the scorer's input format).
-    answers: Mapped[dict] = mapped_column(JSON, default=dict)
-    #: Date of birth and contact details; not scored.
-    personal: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Coded answers by question id (the scorer's input format); encrypted.
+    answers: Mapped[dict] = mapped_column(EncryptedJSON("draft.answers"), default=dict)
+    #: Date of birth and contact details; not scored; encrypted.
+    personal: Mapped[dict] = mapped_column(EncryptedJSON("draft.personal"), default=dict)
     #: Ids of the steps the person has submitted.
     steps_done: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -119,12 +119,6 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_submission_status_outcome", "status", "outcome", "urgency", "submitted_at"),
         Index("ix_submission_outcome_queue", "outcome", "urgency", "submitted_at"),
         Index("ix_submission_submitted_at", "submitted_at"),
-        # Search within the user's clinics: the clinic and the start of a name or phone
-        # number in one index, so no planner (SQLite keeps no statistics unless ANALYZE
-        # runs) walks the clinic's whole queue testing each row's name instead.
-        Index("ix_submission_clinic_search_name", "clinic_id", "search_name"),
-        Index("ix_submission_clinic_search_last", "clinic_id", "search_last"),
-        Index("ix_submission_clinic_search_phone", "clinic_id", "search_phone"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,8 +130,9 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     reference: Mapped[str] = mapped_column(String(11), unique=True)
     #: The draft's key: a replayed or doubled submit finds the first row (UNIQUE).
     submit_key: Mapped[str] = mapped_column(String(64), unique=True)
-    answers: Mapped[dict] = mapped_column(JSON)
-    personal: Mapped[dict] = mapped_column(JSON)
+    #: The answers and the contact details, encrypted (see screening.crypto).
+    answers: Mapped[dict] = mapped_column(EncryptedJSON("submission.answers"))
+    personal: Mapped[dict] = mapped_column(EncryptedJSON("submission.personal"))
     language: Mapped[str] = mapped_column(String(8), default="en")
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"), index=True)
     clinic: Mapped[Clinic | None] = relationship()
@@ -148,11 +143,10 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     version: Mapped[int] = mapped_column(Integer, default=1)
     #: Queue order, stored so it can be indexed: 0 emergency, 1 prompt, 2 the rest.
     urgency: Mapped[int] = mapped_column(Integer, default=2)
-    #: Lower-case full name and last name, and the phone digits reversed, for staff search
-    #: by prefix (see submissions.search_keys).
-    search_name: Mapped[str] = mapped_column(String(100), default="", index=True)
-    search_last: Mapped[str] = mapped_column(String(100), default="", index=True)
-    search_phone: Mapped[str] = mapped_column(String(30), default="", index=True)
+    #: Keyed digests of the name and phone number, for staff search (search_index.py).
+    search_tokens: Mapped[list[SearchToken]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
     status: Mapped[str] = mapped_column(String(20), default="new")
     #: False once the status is closed or not proceeding (see :data:`OPEN_STATUSES`);
     #: stored so the default queue view is one index range.
@@ -169,12 +163,34 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     blocking_contraindication: Mapped[bool] = mapped_column(Boolean)
     support_score: Mapped[int] = mapped_column(Integer)
     peg_score: Mapped[float] = mapped_column(Float)
-    fired_rules: Mapped[list] = mapped_column(JSON)
-    questions: Mapped[list] = mapped_column(JSON)
+    #: Which rules fired and the questions to bring reveal the answers: encrypted.
+    fired_rules: Mapped[list] = mapped_column(EncryptedJSON("submission.fired_rules"))
+    questions: Mapped[list] = mapped_column(EncryptedJSON("submission.questions"))
     ruleset_version: Mapped[str] = mapped_column(String(32))
     #: The whole result as shown to the patient (reasons and notes in the words of the
     #: rule set version above), so later rule edits do not rewrite what they were told.
-    result: Mapped[dict] = mapped_column(JSON)
+    #: Encrypted.
+    result: Mapped[dict] = mapped_column(EncryptedJSON("submission.result"))
+
+
+class SearchToken(db.Model):  # type: ignore[name-defined,misc]
+    """One keyed digest of a submission's name or phone number, for staff search.
+
+    See :mod:`screening.search_index`: HMAC-SHA256 over a normalised name word, run of
+    words or phone ending, so staff find "Hernández" by typing "hernandez" while the
+    table holds no name. ``clinic_id`` repeats the submission's, so a search within the
+    user's clinics is one index range (kept equal by ``search_index`` and clinic moves).
+    """
+
+    __tablename__ = "search_token"
+    __table_args__ = (Index("ix_search_token_lookup", "digest", "clinic_id", "submission_id"),)
+
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Hex of the first 16 bytes of the HMAC.
+    digest: Mapped[str] = mapped_column(String(32), primary_key=True)
+    clinic_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Clinic(db.Model):  # type: ignore[name-defined,misc]
@@ -221,9 +237,12 @@ class StaffUser(db.Model):  # type: ignore[name-defined,misc]
     #: argon2id hash.
     password_hash: Mapped[str] = mapped_column(String(255))
     #: Base32 TOTP secret once enrolled; None until the first sign-in (or after a reset).
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    #: Secret shown during enrolment, kept until the first code confirms it.
-    totp_pending: Mapped[str | None] = mapped_column(String(64))
+    #: Encrypted: whoever reads the database must not hold everyone's second factor.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedString("staff_user.totp_secret", 255))
+    #: Secret shown during enrolment, kept until the first code confirms it; encrypted.
+    totp_pending: Mapped[str | None] = mapped_column(
+        EncryptedString("staff_user.totp_pending", 255)
+    )
     #: Last TOTP time step accepted: a code is single use.
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -321,7 +340,8 @@ class SubmissionNote(db.Model):  # type: ignore[name-defined,misc]
     submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     author: Mapped[StaffUser] = relationship()
-    text: Mapped[str] = mapped_column(Text)
+    #: Free text about a patient: encrypted.
+    text: Mapped[str] = mapped_column(EncryptedText("submission_note.text"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -351,8 +371,8 @@ class SubmissionChange(db.Model):  # type: ignore[name-defined,misc]
     field: Mapped[str] = mapped_column(String(16))
     old: Mapped[str | None] = mapped_column(String(100))
     new: Mapped[str | None] = mapped_column(String(100))
-    #: Why (a clinic move states its reason).
-    reason: Mapped[str | None] = mapped_column(Text)
+    #: Why (a clinic move states its reason); free text, encrypted.
+    reason: Mapped[str | None] = mapped_column(EncryptedText("submission_change.reason"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

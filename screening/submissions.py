@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from screening import search_index  # noqa: F401  (indexes a new submission's name and phone)
 from screening.extensions import db
 from screening.models import Draft, Submission, readable_code
 from screening.questionnaire.forms import age_on
@@ -49,21 +50,6 @@ def urgency(outcome: str, care_level: str | None) -> int:
     if outcome != Outcome.SEEK_CARE:
         return 2
     return 0 if care_level == CareLevel.EMERGENCY else 1
-
-
-def search_keys(personal: dict) -> dict[str, str]:
-    """Lower-case name, last name and phone digits, stored for staff search.
-
-    The digits are stored reversed: "the last digits typed" (a number without its area
-    code) then becomes a prefix, which an index can serve.
-    """
-    name = " ".join((personal.get("full_name") or "").lower().split())[:100]
-    phone = "".join(ch for ch in personal.get("phone") or "" if ch.isdigit())
-    return {
-        "search_name": name,
-        "search_last": name.rsplit(" ", 1)[-1],
-        "search_phone": phone[::-1][:30],
-    }
 
 
 def final_answers(draft: Draft, consent: bool, today: date) -> dict:
@@ -117,7 +103,6 @@ def submit(
             started_at=draft.created_at,
             clinic_id=clinic_id,
             language=language,
-            **search_keys(personal),
         )
         apply_result(submission, result)
         db.session.add(submission)

@@ -6,12 +6,15 @@ import pytest
 
 from screening import create_app
 from screening.config import ConfigError
+from screening.crypto import new_keyring
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     for name in ("SECRET_KEY", "SCREENING_ENVIRONMENT"):
         monkeypatch.delenv(name, raising=False)
+    # Production needs data keys too (tests/test_keys.py checks the refusal without).
+    monkeypatch.setenv("SCREENING_DATA_KEYS", new_keyring().to_json())
 
 
 @pytest.mark.parametrize("secret", [None, "", "dev", "changeme", "short-but-not-known"])

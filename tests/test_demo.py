@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from screening import demo
+from screening import demo, search_index
 from screening.audit import AuditEvent
 from screening.extensions import db
 from screening.models import Clinic, Submission
 from screening.questionnaire.forms import BEST_TIMES, age_on
 from screening.scoring import questionnaire, score
-from screening.submissions import search_keys, urgency
+from screening.submissions import urgency
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 PHONE_RE = re.compile(r"^\(\d{3}\) 555-01\d\d$")
@@ -139,11 +139,8 @@ def test_seed_command_creates_scored_submissions(app, runner) -> None:
             assert row.outcome == result.outcome.value
             assert row.ruleset_version == result.ruleset_version
             assert row.urgency == urgency(row.outcome, row.care_level)
-            assert search_keys(row.personal) == {
-                "search_name": row.search_name,
-                "search_last": row.search_last,
-                "search_phone": row.search_phone,
-            }
+            assert {t.digest for t in row.search_tokens} == search_index.tokens(row.personal)
+            assert {t.clinic_id for t in row.search_tokens} == {row.clinic_id}
             assert row.questionnaire_version == questionnaire.VERSION
             assert row.status in demo.STATUSES
             assert now - timedelta(days=121) < row.submitted_at <= now

@@ -36,11 +36,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, render_template
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, delete, func, select, update
+from sqlalchemy import ForeignKey, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import JSON
 
 from screening.clinics import zone_of
+from screening.crypto import EncryptedBytes
 from screening.extensions import db
 from screening.models import StaffUser, Submission, UTCDateTime, utcnow
 from screening.pdf import render_pdfs_as_one
@@ -82,7 +83,8 @@ class SummaryBatch(db.Model):  # type: ignore[name-defined,misc]
     #: The last sign of life of the thread making it.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    #: The clinicians' summaries: patient data, encrypted.
+    pdf: Mapped[bytes | None] = mapped_column(EncryptedBytes("summary_batch.pdf"), deferred=True)
 
     def shown_state(self, now: datetime | None = None) -> str:
         """The state, with a batch that stopped advancing shown as :data:`STOPPED`."""

@@ -6,8 +6,9 @@ reads a bounded number of index entries and rows, whatever the size of the table
 - a page reads :data:`PAGE_SIZE` rows in index order, after ``(page - 1) * PAGE_SIZE``
   index entries;
 - a count stops after :data:`COUNT_CAP` + 1 index entries;
-- a search reads at most :data:`SEARCH_CAP` + 1 matches per kind of match (name, last
-  name, phone, reference) and loads whole rows only for the page shown.
+- a search reads at most :data:`SEARCH_CAP` + 1 matches per kind of match (name, phone,
+  reference), each one range of a digest index, and loads whole rows only for the page
+  shown.
 
 tests/benchmarks/bench_queue.py measures it at 1,000 and 100,000 rows.
 """
@@ -22,10 +23,18 @@ from typing import Any
 from sqlalchemy import Select, false, func, select, union
 from sqlalchemy.orm import defer, joinedload
 
+from screening import search_index
 from screening.clinics import Hours, day_start, waiting_label
 from screening.extensions import db
 from screening.i18n import ENGLISH_NAMES
-from screening.models import STATUS_LABELS, StaffUser, Status, Submission, normalise_code
+from screening.models import (
+    STATUS_LABELS,
+    SearchToken,
+    StaffUser,
+    Status,
+    Submission,
+    normalise_code,
+)
 from screening.scoring import Outcome
 
 PAGE_SIZE = 25
@@ -162,39 +171,45 @@ def _filtered(query: Select, filters: Filters) -> Select:
     return query
 
 
-def _prefix(column: Any, text: str) -> Any:
-    """``column`` starts with ``text``, written as a range so a B-tree index serves it."""
-    return (column >= text) & (column < text + "\uffff")
+def search_arms(query: Select, term: str, clinic_ids: list[int] | None = None) -> list[Select]:
+    """One lookup per kind of match: a reference code, a name, a phone number.
 
+    Names and phone numbers are encrypted, so they are found by their keyed digests in
+    ``search_token`` (see :mod:`screening.search_index`): what was typed is normalised
+    and hashed the same way, and matched whole (a name, a word of it, a run of its
+    words; the phone number or its last 4, 7 or 10 digits).
 
-def search_conditions(term: str) -> list[Any]:
-    """Match a reference code, the start of a name or last name, or the end of a phone number.
-
-    One condition per kind of match, each served by its own index.
+    :param clinic_ids: the clinics the user may see (None: every clinic). The tokens'
+        own copy of the clinic is tested, so the lookup reads one range of
+        ``ix_search_token_lookup`` (digest, clinic) and not a clinic's whole queue.
     """
-    term = " ".join(term.lower().split())[:100]
-    conditions = [_prefix(Submission.search_name, term)]
-    if " " not in term:  # search_last holds one word
-        conditions.append(_prefix(Submission.search_last, term))
+    keys = query.with_only_columns(Submission.id, Submission.urgency, Submission.submitted_at)
+    arms = []
+    for value in search_index.term_digests(term[:100]):
+        arm = keys.join(SearchToken, SearchToken.submission_id == Submission.id).where(
+            SearchToken.digest == value
+        )
+        if clinic_ids is not None:
+            arm = arm.where(SearchToken.clinic_id.in_(clinic_ids) if clinic_ids else false())
+        arms.append(arm)
     code = normalise_code(term)
     if len(code.replace("-", "")) == 9:
-        conditions.append(Submission.reference == code)
-    digits = re.sub(r"[^0-9]", "", term)
-    if len(digits) >= 4 and len(digits) >= len(term.replace(" ", "")) - 4:
-        # Stored reversed: the end of the number typed matches as a prefix.
-        conditions.append(_prefix(Submission.search_phone, digits[::-1]))
-    return conditions
+        arms.append(keys.where(Submission.reference == code))
+    return arms
 
 
-def _search(query: Select, term: str, page: int) -> Page:
-    """One page of the rows of ``query`` that match ``term``, in queue order."""
-    # Each kind of match is its own lookup, led by its index ((clinic_id, search_name) and
-    # the like within clinics, search_name ... across all of them) and stopped after
+def _search(query: Select, term: str, page: int, clinic_ids: list[int] | None) -> Page:
+    """One page of the rows of ``query`` that match ``term``, in queue order.
+
+    :param clinic_ids: the clinics the user may see, None for all (see :func:`search_arms`).
+    """
+    # Each kind of match is its own lookup, led by the digest index, and stopped after
     # SEARCH_CAP + 1 rows; only the order keys are read. As one OR, or ordered in SQL, the
     # planners walked the whole queue index instead, testing every row; so the few
     # matches are ordered here, and whole rows loaded for the page shown only.
-    keys = query.with_only_columns(Submission.id, Submission.urgency, Submission.submitted_at)
-    arms = [keys.where(match).limit(SEARCH_CAP + 1).subquery() for match in search_conditions(term)]
+    arms = [arm.limit(SEARCH_CAP + 1).subquery() for arm in search_arms(query, term, clinic_ids)]
+    if not arms:
+        return Page([], 0)
     found = db.session.execute(union(*(select(*arm.c) for arm in arms))).all()
     if len(found) > SEARCH_CAP:
         return Page([], SEARCH_CAP + 1, too_many=True)
@@ -227,8 +242,11 @@ def page_of(user: StaffUser, filters: Filters, search: str = "", everywhere: boo
     the open/finished view does not apply to it, a chosen status does.
     """
     if search.strip():
-        query = _filtered(visible(user, everywhere), replace(filters, view="all"))
-        return _search(query, search, filters.page)
+        # The clinic is tested on the search tokens (see search_arms), not by the
+        # submission's clinic index, which would walk the clinic's whole queue.
+        query = _filtered(visible(user, everywhere, by_clinic=False), replace(filters, view="all"))
+        clinic_ids = None if everywhere else [c.id for c in user.clinics]
+        return _search(query, search, filters.page, clinic_ids)
     query = _filtered(visible(user, everywhere, filters.assignee is None), filters)
     total = _count(query)
     rows = db.session.scalars(

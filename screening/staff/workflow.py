@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import joinedload
 
-from screening import audit
+from screening import audit, search_index
 from screening.extensions import db
 from screening.models import (
     DONE_STATUSES,
@@ -154,6 +154,7 @@ def move_to_clinic(
     if submission.assigned_to is not None and not may_work_on(submission.assigned_to, clinic.id):
         values["assigned_to_id"] = None
     _bump(submission, expected_version, **values)
+    search_index.move_clinic(db.session, submission.id, clinic.id)
     db.session.add(
         SubmissionChange(
             submission_id=submission.id,

@@ -22,7 +22,7 @@ from screening.models import Submission
 from screening.scoring import questionnaire, score
 from screening.staff import accounts
 from screening.staff.batches import SummaryBatch
-from screening.submissions import apply_result, search_keys
+from screening.submissions import apply_result
 from tests.factories import answers
 from tests.staff.helpers import StaffClient, make_staff
 from tests.test_results import pdf_pages
@@ -57,7 +57,6 @@ def add_submissions(app, count: int) -> list[str]:
                 questionnaire_version=questionnaire.VERSION,
                 started_at=start,
                 submitted_at=start + timedelta(minutes=number),
-                **search_keys(personal),
             )
             apply_result(row, result)  # type: ignore[arg-type]
             rows.append(vars(row))
