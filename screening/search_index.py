@@ -118,16 +118,19 @@ def term_digests(term: str, ring: Keyring | None = None) -> list[str]:
     """The digests to look up for what staff typed: the name, and the digits as a phone.
 
     The digits count as a phone number when there are at least 4 and the term is mostly
-    digits (a few letters or symbols around them, as in "tel 555-0123").
+    digits (a few letters or symbols around them, as in "tel 555-0123"). A number typed
+    with a country code also matches one stored without it (its last 10 digits).
     """
     ring = ring or key_store().ring()
     found = []
     name = squeeze(term)
-    if name:
+    if name and not name.isdigit():  # digits alone are a phone number, not a name
         found.append(digest(ring, "name", name))
     digits = re.sub(r"[^0-9]", "", term)
     if len(digits) >= 4 and len(digits) >= len(term.replace(" ", "")) - 4:
         found.append(digest(ring, "phone", digits))
+        if len(digits) > max(PHONE_ENDINGS):
+            found.append(digest(ring, "phone", digits[-max(PHONE_ENDINGS) :]))
     return found
 
 

@@ -18,8 +18,10 @@ as the median of ``--repeat`` runs:
 - searches, for the administrator: a reference; a typical full name (of the 101 latest
   submissions of the clinic, the one whose name is shared by the median number of
   people); the most common demo name ("alex example", 20 to 30 people at 100,000); a
-  whole phone number; the first four letters of a last name (too broad: more than
-  ``queue.SEARCH_CAP`` matches at 100,000, so the page asks for more);
+  whole phone number; the most common first name alone (too broad: more than
+  ``queue.SEARCH_CAP`` matches, so the page asks for more). Names and phone numbers are
+  encrypted: every search but the reference is a lookup of keyed digests
+  (``search_index``);
 - the whole page through the Flask test client as a signed-in intake user (queries,
   audit write, rendering), which is what a person waits for: the queue, a search for the
   typical name, and one for the common name.
@@ -45,10 +47,10 @@ sys.path.insert(0, str(ROOT))  # before site-packages, whose textstat ships a "t
 
 from sqlalchemy import func, select  # noqa: E402
 
-from screening import create_app, demo  # noqa: E402
+from screening import create_app, demo, search_index  # noqa: E402
 from screening.config import database_url_from_env  # noqa: E402
 from screening.extensions import db  # noqa: E402
-from screening.models import Clinic, StaffUser, Submission  # noqa: E402
+from screening.models import Clinic, SearchToken, StaffUser, Submission  # noqa: E402
 from screening.staff import queue  # noqa: E402
 from tests.staff.helpers import StaffClient, make_staff  # noqa: E402
 
@@ -105,10 +107,10 @@ def run(size: int, repeat: int, url: str) -> tuple[dict[str, float], dict[str, i
         sample = typical_submission(intake.clinics[0].id)
         terms = {
             "reference": sample.reference,
-            "full_name": sample.search_name,
+            "full_name": sample.personal["full_name"],
             "common_name": COMMON_NAME,
             "phone": sample.personal["phone"],
-            "broad_prefix": sample.search_last[:4],
+            "first_name": demo.FIRST_NAMES[0],
         }
 
         def first_page(user, filters, search="", everywhere=False):
@@ -172,14 +174,16 @@ def typical_submission(clinic_id: int) -> Submission:
         .order_by(Submission.id.desc())
         .limit(101)
     ).all()
+    # The name's digest counts the people who share it (the names themselves are encrypted).
+    name = {row.id: search_index.term_digests(row.personal["full_name"])[0] for row in recent}
     shared = dict(
         db.session.execute(
-            select(Submission.search_name, func.count())
-            .where(Submission.search_name.in_({row.search_name for row in recent}))
-            .group_by(Submission.search_name)
+            select(SearchToken.digest, func.count())
+            .where(SearchToken.digest.in_(set(name.values())))
+            .group_by(SearchToken.digest)
         ).all()
     )
-    return sorted(recent, key=lambda row: (shared[row.search_name], row.id))[len(recent) // 2]
+    return sorted(recent, key=lambda row: (shared[name[row.id]], row.id))[len(recent) // 2]
 
 
 def main() -> None:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 
-from screening import demo
+from screening import demo, search_index
 from screening.audit import AuditEvent
 from screening.extensions import db
-from screening.models import Submission
+from screening.models import SearchToken, Submission
 from screening.staff import accounts, queue
 from tests.staff.helpers import StaffClient, make_staff
 
@@ -149,3 +149,69 @@ def test_the_page_costs_the_same_queries_for_one_row_or_many(app, desk, path):
         return len(seen)
 
     assert statements(1) == statements(6)
+
+
+# ------------------------------------------------------------------ forgiving search (issue 15)
+
+
+def test_a_name_is_found_whatever_its_accents_case_spacing_and_punctuation(app, desk):
+    jose, siobhan, maria, ana = people(
+        app, ["José Hernández", "Siobhán O'Brien", "María José García Hernández", "Ana De la Cruz"]
+    )
+    found = {
+        term: sorted(references(search(desk, term)))
+        for term in (
+            "Hernandez",
+            "hernández",
+            "HERNANDEZ",
+            "jose hernandez",
+            "Maria Hernandez",
+            "garcia-hernandez",
+            "obrien",
+            "O'Brien",
+            "o brien",
+            "SIOBHAN",
+            "delacruz",
+            "De La Cruz",
+            "hern",
+        )
+    }
+    assert found["Hernandez"] == found["hernández"] == found["HERNANDEZ"] == sorted([jose, maria])
+    # First and last name typed, a middle name stored: the pair is indexed too.
+    assert found["jose hernandez"] == sorted([jose, maria])
+    assert found["Maria Hernandez"] == found["garcia-hernandez"] == [maria]
+    assert found["obrien"] == found["O'Brien"] == found["o brien"] == found["SIOBHAN"] == [siobhan]
+    assert found["delacruz"] == found["De La Cruz"] == [ana]
+    # Whole words only: the start of a word is not indexed (see search_index).
+    assert found["hern"] == []
+
+
+def test_a_phone_number_is_found_by_its_whole_digits_or_its_last_4_7_or_10(app, desk):
+    (mine,) = people(app, ["Tess Number"])
+    with app.app_context():
+        row = db.session.scalar(select(Submission).where(Submission.reference == mine))
+        row.personal = {**row.personal, "phone": "+1 (555) 010-2233"}
+        db.session.commit()
+    for term in ("2233", "010-2233", "555 010 2233", "+1 555 010 2233", "15550102233"):
+        assert references(search(desk, term)) == [mine], term
+    for term in ("02233", "0102233 9", "233"):
+        assert references(search(desk, term)) == [], term
+
+
+def test_the_search_table_holds_digests_only(app, desk):
+    people(app, ["Ulla Vestergaard"])
+    with app.app_context(), db.engine.connect() as conn:
+        stored = " ".join(
+            " ".join(str(value) for value in row)
+            for row in conn.execute(select(SearchToken.__table__)).all()
+        ).lower()
+    assert "ulla" not in stored and "vestergaard" not in stored
+    assert re.fullmatch(r"[0-9a-f ]+", stored)
+
+
+def test_normalising_names(app):
+    assert search_index.fold("Hernández") == "hernandez"
+    assert search_index.squeeze("  O'Brien-Smith ") == "obriensmith"
+    assert search_index.squeeze("ÅSE Straße") == "asestrasse"
+    assert search_index.name_pieces("Ana de la Cruz") >= {"ana", "cruz", "delacruz", "anacruz"}
+    assert search_index.phone_pieces("(555) 010-2233") == {"5550102233", "2233", "0102233"}
