@@ -15,12 +15,23 @@ Tamper evidence
 
 Each row stores ``row_hash = HMAC-SHA256(key, prev_hash + canonical JSON of the row)``
 and the previous row's hash; the first row's ``prev_hash`` is 64 zeros. The row id is
-part of the hash and is the position in the chain (ids are assigned here as last id + 1,
-not by a sequence), so an edited, deleted, inserted or reordered row is reported by
-:func:`verify_chain` and ``flask --app screening audit verify`` at that row. Removing
-rows from the *end* leaves a shorter chain that still verifies: keep the row count and
-last hash that ``audit verify`` prints somewhere off the host (a daily cron mail will
-do) to detect that too.
+part of the hash and is the position in the chain, so an edited, deleted, inserted or
+reordered row is reported by :func:`verify_chain` and ``flask --app screening audit
+verify`` at that row.
+
+Deleting the *newest* rows is noticed three ways:
+
+- ids are never reused. The head of the chain (last id and hash) is kept in
+  ``audit_head``, written in the same transaction as each row, and the next row follows
+  the head, not the last row left in the table: after a deleted tail the next row leaves
+  a gap, which ``verify`` reports. ``verify`` also reports a table that ends before its
+  head. The head may only move forward (triggers refuse anything else).
+- ``audit verify`` prints the head (``head: <rows>:<hash>``); kept off the server, it is
+  given back later with ``audit verify --head <rows>:<hash>``, which fails when the chain
+  no longer extends it (rows removed, even with the head rewritten to match).
+- the first row of each UTC day logs the previous day's head (``audit checkpoint: ...``
+  on the ``screening.audit.checkpoint`` logger, and appended to ``AUDIT_CHECKPOINT_FILE``
+  when it is set), for the log shipper to carry off the server.
 
 The key is ``AUDIT_HMAC_KEY`` (environment ``SCREENING_AUDIT_HMAC_KEY``) when set, else
 it is derived from ``SECRET_KEY``. **Rotating SECRET_KEY without setting AUDIT_HMAC_KEY
@@ -91,6 +102,8 @@ from screening.config import MIN_SECRET_LENGTH, ConfigError
 from screening.extensions import db
 
 log = logging.getLogger(__name__)
+#: One line a day with the chain's head, for the log shipper to carry off the server.
+checkpoint_log = logging.getLogger("screening.audit.checkpoint")
 
 #: The documented action names and what each one means.
 ACTIONS: dict[str, str] = {
@@ -189,6 +202,21 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
         return f"<AuditEvent {self.id} {self.action} {self.outcome}>"
 
 
+class AuditHead(db.Model):  # type: ignore[name-defined,misc]
+    """The head of the chain: one row (id 1), moved forward with every appended row.
+
+    The next row follows it, so an id is never used twice even after the newest rows
+    are deleted; and :func:`verify_chain` reports a table that ends before it.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    last_at: Mapped[datetime] = mapped_column(models.UTCDateTime)
+
+
 _APPEND_ONLY = "audit_event is append-only"
 
 #: Statements that make the table refuse UPDATE and DELETE (and TRUNCATE on
@@ -219,27 +247,61 @@ DROP_DDL: dict[str, list[str]] = {
     "postgresql": ["DROP FUNCTION IF EXISTS audit_event_append_only()"],
 }
 
-for _dialect, _statements in TRIGGER_DDL.items():
-    for _statement in _statements:
-        event.listen(
-            AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
-        )
-for _dialect, _statements in DROP_DDL.items():
-    for _statement in _statements:
-        event.listen(
-            AuditEvent.__table__, "after_drop", DDL(_statement).execute_if(dialect=_dialect)
-        )
+_FORWARD_ONLY = "audit_head only moves forward"
+
+#: The head may only move forward: no update to an id at or before its own, no delete
+#: (nor TRUNCATE on PostgreSQL).
+HEAD_TRIGGER_DDL: dict[str, list[str]] = {
+    "sqlite": [
+        "CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head "
+        f"WHEN NEW.last_id <= OLD.last_id BEGIN SELECT RAISE(ABORT, '{_FORWARD_ONLY}'); END",
+        "CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head "
+        f"BEGIN SELECT RAISE(ABORT, '{_FORWARD_ONLY}'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_head_forward() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "IF TG_OP = 'UPDATE' AND NEW.last_id > OLD.last_id THEN RETURN NEW; END IF; "
+        f"RAISE EXCEPTION '{_FORWARD_ONLY}' USING ERRCODE = 'insufficient_privilege'; "
+        "END $$",
+        "CREATE TRIGGER audit_head_forward BEFORE UPDATE OR DELETE ON audit_head "
+        "FOR EACH ROW EXECUTE FUNCTION audit_head_forward()",
+        "CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_head_forward()",
+    ],
+}
+HEAD_DROP_DDL: dict[str, list[str]] = {
+    "sqlite": [],
+    "postgresql": ["DROP FUNCTION IF EXISTS audit_head_forward()"],
+}
+
+for _table, _create, _drop in (
+    (AuditEvent.__table__, TRIGGER_DDL, DROP_DDL),
+    (AuditHead.__table__, HEAD_TRIGGER_DDL, HEAD_DROP_DDL),
+):
+    for _dialect, _statements in _create.items():
+        for _statement in _statements:
+            event.listen(_table, "after_create", DDL(_statement).execute_if(dialect=_dialect))
+    for _dialect, _statements in _drop.items():
+        for _statement in _statements:
+            event.listen(_table, "after_drop", DDL(_statement).execute_if(dialect=_dialect))
 
 
 def init_app(app: Any) -> None:
-    """Set the audit defaults on ``app``.
+    """Set the audit defaults on ``app``; warn when the chain key is derived.
 
     :raise screening.config.ConfigError: when ``AUDIT_HMAC_KEY`` is set but short.
     """
     app.config.setdefault("AUDIT_HMAC_KEY", None)
+    app.config.setdefault("AUDIT_CHECKPOINT_FILE", None)
     key = app.config["AUDIT_HMAC_KEY"]
     if key and len(key) < MIN_SECRET_LENGTH:
         raise ConfigError(f"AUDIT_HMAC_KEY must be at least {MIN_SECRET_LENGTH} characters.")
+    if not key and not app.testing and app.config.get("ENVIRONMENT") != "development":
+        log.warning(
+            "AUDIT_HMAC_KEY is not set: the audit chain's key is derived from SECRET_KEY, "
+            "so rotating SECRET_KEY would break `audit verify`. Set its own key."
+        )
 
 
 def chain_key() -> bytes:
@@ -381,10 +443,19 @@ def record(
     session = db.session
     try:
         _lock_chain(session)
-        last = session.execute(
-            select(AuditEvent.id, AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)
+        head = session.execute(
+            select(AuditHead.last_id, AuditHead.last_hash, AuditHead.last_at).where(
+                AuditHead.id == 1
+            )
         ).first()
-        prev_id, prev_hash = (last.id, last.row_hash) if last else (0, GENESIS_HASH)
+        have_head = head is not None
+        if head is None:  # the first row, or a trail from before the head was kept
+            head = session.execute(
+                select(AuditEvent.id, AuditEvent.row_hash, AuditEvent.at)
+                .order_by(AuditEvent.id.desc())
+                .limit(1)
+            ).first()
+        prev_id, prev_hash, prev_at = tuple(head) if head else (0, GENESIS_HASH, None)
         row = AuditEvent(
             id=prev_id + 1,
             at=models.utcnow(),
@@ -403,6 +474,7 @@ def record(
         row.row_hash = _mac(chain_key(), prev_hash, _canonical(row))
         values = {c.key: getattr(row, c.key) for c in AuditEvent.__table__.columns}
         session.add(row)
+        _move_head(session, row, first=not have_head)
         session.commit()
     except Exception as error:
         # The connection may be gone too; the AuditError below is what matters.
@@ -416,11 +488,45 @@ def record(
     # open a new transaction (on SQLite, one that holds the write lock).
     for key, value in values.items():
         attributes.set_committed_value(row, key, value)
+    if prev_at is not None and prev_at.astimezone(UTC).date() != row.at.date():
+        checkpoint(prev_id, prev_hash, prev_at)
     return row
 
 
+def _move_head(session: Any, row: AuditEvent, first: bool) -> None:
+    """Move the head to ``row`` in the caller's transaction."""
+    table = AuditHead.__table__
+    values = {"last_id": row.id, "last_hash": row.row_hash, "last_at": row.at}
+    if first:
+        session.execute(table.insert().values(id=1, **values))
+    else:
+        session.execute(table.update().where(table.c.id == 1).values(**values))
+
+
+def head_line(count: int, last_hash: str) -> str:
+    """The head as ``audit verify`` prints it and ``--head`` takes it back."""
+    return f"{count}:{last_hash}"
+
+
+def checkpoint(count: int, last_hash: str, at: datetime) -> None:
+    """Write the head to the checkpoint log (and file): the end of a UTC day's trail."""
+    line = f"audit checkpoint: head {head_line(count, last_hash)} (end of {at:%Y-%m-%d} UTC)"
+    checkpoint_log.info(line)
+    path = current_app.config.get("AUDIT_CHECKPOINT_FILE")
+    if path:
+        try:
+            with open(path, "a") as handle:
+                handle.write(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {line}\n")
+        except OSError as error:
+            log.error("could not write the audit checkpoint file: %s", type(error).__name__)
+
+
 def _check_chain() -> tuple[int, str, list[str]]:
-    """Return the row count, the last hash and the problems found."""
+    """Return the row count, the last hash and the problems found.
+
+    Besides each row's hash and link, the table must end at the head kept in
+    ``audit_head`` (its newest rows were deleted otherwise).
+    """
     key = chain_key()
     table = AuditEvent.__table__
     problems: list[str] = []
@@ -442,6 +548,14 @@ def _check_chain() -> tuple[int, str, list[str]]:
             if not hmac.compare_digest(row.row_hash, _mac(key, row.prev_hash, _canonical(row))):
                 problems.append(f"row {row.id}: contents do not match its hash (edited)")
             prev_id, prev_hash = row.id, row.row_hash
+        head = conn.execute(
+            select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)
+        ).first()
+    if head is not None and (head.last_id, head.last_hash) != (prev_id, prev_hash):
+        problems.append(
+            f"the trail ends at row {prev_id or '(start)'} but its head is row {head.last_id} "
+            "(the newest rows were deleted)"
+        )
     return count, prev_hash, problems
 
 
@@ -493,13 +607,49 @@ def for_actor(actor_id: int, start: datetime, end: datetime) -> list[AuditEvent]
 audit_cli = AppGroup("audit", help="The audit trail.")
 
 
+def extends(saved: str) -> str | None:
+    """Why the chain does not extend a head saved earlier (``rows:hash``), or None if it does.
+
+    :raise ValueError: when ``saved`` is not ``<rows>:<64 hex digits>``.
+    """
+    count_text, _, saved_hash = saved.strip().partition(":")
+    if not count_text.isdigit() or len(saved_hash) != 64:
+        raise ValueError("a head is <rows>:<hash>, as `audit verify` printed it")
+    count = int(count_text)
+    if count == 0:
+        return None
+    found = db.session.execute(
+        select(AuditEvent.row_hash).where(AuditEvent.id == count)
+    ).scalar_one_or_none()
+    db.session.rollback()  # end the read (on SQLite it holds the write lock)
+    if found is None:
+        return f"row {count} of the saved head is gone (the newest rows were deleted)"
+    if not hmac.compare_digest(found, saved_hash.lower()):
+        return f"row {count} is not the row of the saved head (rows were replaced)"
+    return None
+
+
 @audit_cli.command("verify")
-def verify_command() -> None:
+@click.option(
+    "--head",
+    "saved",
+    metavar="ROWS:HASH",
+    help="A head printed by an earlier run: fail unless the chain still extends it.",
+)
+def verify_command(saved: str | None) -> None:
     """Check every row's hash and link; exit 1 if anything was changed or removed.
 
-    Prints the last row's hash too: keep it elsewhere to detect rows cut off the end.
+    Prints the head (row count and last hash): keep it off the server and pass it back
+    with --head to detect rows cut off the end.
     """
     count, head, problems = _check_chain()
+    if saved:
+        try:
+            gone = extends(saved)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--head") from None
+        if gone:
+            problems.append(f"saved head {saved.strip()}: {gone}")
     if problems:
         for problem in problems:
             click.echo(problem)
@@ -507,3 +657,6 @@ def verify_command() -> None:
         raise SystemExit(1)
     click.echo(f"audit chain intact: {count} rows")
     click.echo(f"last hash: {head}")
+    if saved:
+        click.echo(f"extends the saved head {saved.strip()}")
+    click.echo(f"head: {head_line(count, head)}")

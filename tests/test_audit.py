@@ -373,3 +373,131 @@ def test_audit_failure_is_logged_at_error_level(app, monkeypatch, caplog):
     assert [r.levelno for r in caplog.records if r.name == "screening.audit"] == [logging.ERROR]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+# ------------------------------------------------------------------ deleted newest rows (issue 15)
+
+
+def bypass_head_guard(app):
+    """Also let the head be rewritten, as a thorough attacker with the owner's rights could."""
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    if dialect == "sqlite":
+        raw_sql(app, "DROP TRIGGER audit_head_forward", "DROP TRIGGER audit_head_no_delete")
+    else:
+        raw_sql(app, "ALTER TABLE audit_head DISABLE TRIGGER ALL")
+
+
+def saved_head(app) -> str:
+    app.cli.add_command(audit.audit_cli)
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    return result.output.split("head: ", 1)[1].strip()
+
+
+def test_a_deleted_newest_row_is_reported_and_its_id_never_used_again(app):
+    seed(app, 5)
+    bypass_guard(app)
+    raw_sql(app, "DELETE FROM audit_event WHERE id = 5")
+    assert problems(app) == [
+        "the trail ends at row 4 but its head is row 5 (the newest rows were deleted)"
+    ]
+    # The next event follows the head, not the last row left: row 5 is not written again.
+    record(app, "submission.view", submission_id=6)
+    assert [row.id for row in rows(app)] == [1, 2, 3, 4, 6]
+    assert [p.split(":")[0] for p in problems(app)] == ["row 6"]
+
+
+def test_deleting_the_newest_rows_is_detected_against_a_saved_head(app):
+    seed(app, 5)
+    head = saved_head(app)
+    assert head == f"5:{rows(app)[-1].row_hash}"
+    # A thorough attacker cuts rows 4 and 5 and rewrites the head to match.
+    bypass_guard(app)
+    bypass_head_guard(app)
+    raw_sql(app, "DELETE FROM audit_event WHERE id > 3")
+    with app.app_context():
+        third = db.session.get(AuditEvent, 3)
+        db.session.execute(
+            audit.AuditHead.__table__.update().values(
+                last_id=3, last_hash=third.row_hash, last_at=third.at
+            )
+        )
+        db.session.commit()
+    assert problems(app) == []  # the database alone cannot tell any more
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["audit", "verify", "--head", head])
+    assert result.exit_code == 1
+    assert f"saved head {head}: row 5 of the saved head is gone" in result.output
+    assert "intact" not in result.output
+
+
+def test_a_chain_that_grew_still_extends_its_saved_head(app):
+    seed(app, 3)
+    head = saved_head(app)
+    seed(app, 2)
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--head", head])
+    assert result.exit_code == 0, result.output
+    assert f"extends the saved head {head}" in result.output
+    assert "audit chain intact: 5 rows" in result.output
+    # A head from another chain is refused, and a malformed one is an error.
+    other = "3:" + "ab" * 32
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--head", other])
+    assert result.exit_code == 1 and "rows were replaced" in result.output
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--head", "three"])
+    assert result.exit_code == 2 and "a head is <rows>:<hash>" in result.output
+
+
+def test_the_head_only_moves_forward(app):
+    seed(app, 2)
+    for statement in (
+        "UPDATE audit_head SET last_id = 1",
+        "DELETE FROM audit_head",
+    ):
+        with pytest.raises(DBAPIError, match="only moves forward"):
+            raw_sql(app, statement)
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with pytest.raises(DBAPIError, match="only moves forward"):
+                raw_sql(app, "TRUNCATE audit_head")
+    assert problems(app) == []
+
+
+def test_the_first_row_of_a_day_writes_the_last_days_head_to_the_log_and_file(
+    make_app, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr(logging.getLogger("screening.audit.checkpoint"), "disabled", False)
+    path = tmp_path / "checkpoints.log"
+    app = make_app(AUDIT_CHECKPOINT_FILE=str(path))
+    with time_machine.travel(datetime(2026, 12, 1, 23, 59, tzinfo=UTC), tick=False):
+        seed(app, 2)
+    assert not path.exists()
+    head = f"2:{rows(app)[-1].row_hash}"
+    with (
+        caplog.at_level(logging.INFO, logger="screening.audit.checkpoint"),
+        time_machine.travel(datetime(2026, 12, 2, 0, 1, tzinfo=UTC), tick=False),
+    ):
+        seed(app, 2)
+    line = f"audit checkpoint: head {head} (end of 2026-12-01 UTC)"
+    assert line in caplog.text
+    assert path.read_text().count("audit checkpoint") == 1 and line in path.read_text()
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--head", head])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_derived_chain_key_is_warned_about_at_start(monkeypatch, tmp_path, caplog):
+    from screening import create_app
+    from screening.crypto import new_keyring
+
+    monkeypatch.setattr(logging.getLogger("screening.audit"), "disabled", False)
+    monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("SCREENING_DATA_KEYS", new_keyring().to_json())
+    monkeypatch.delenv("SCREENING_ENVIRONMENT", raising=False)
+    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}
+    with caplog.at_level(logging.WARNING, logger="screening.audit"):
+        create_app(config)
+    assert "AUDIT_HMAC_KEY is not set" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="screening.audit"):
+        create_app({**config, "AUDIT_HMAC_KEY": "k" * 40})
+    assert "AUDIT_HMAC_KEY is not set" not in caplog.text
