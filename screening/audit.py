@@ -65,6 +65,8 @@ role only what it needs, for example::
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO screening_app;
     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO screening_app;
     REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_event FROM screening_app;
+    -- the head moves forward with each row (a trigger refuses anything else)
+    REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_head FROM screening_app;
     -- check: screening_app may only read and append
     SELECT privilege_type FROM information_schema.role_table_grants
      WHERE table_name = 'audit_event' AND grantee = 'screening_app';  -- INSERT, SELECT
