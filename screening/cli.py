@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from screening import audit, demo, rekey
+from screening import audit, demo, integrity, rekey
 from screening.clinics import Hours
 from screening.extensions import db
 from screening.models import Clinic, StaffUser, Submission
@@ -237,6 +237,21 @@ def clinic_sample() -> None:
     )
 
 
+submissions_cli = AppGroup("submissions", help="Stored submissions.")
+
+
+@submissions_cli.command("verify")
+def submissions_verify() -> None:
+    """Check every submission against its digest; exit 1 if any was changed or cannot be read."""
+    count, problems = integrity.verify_all()
+    for reference, warning in problems:
+        click.echo(f"{reference}: {warning}")
+    if problems:
+        click.echo(f"{len(problems)} of {count} submission(s) failed the check.", err=True)
+        raise SystemExit(1)
+    click.echo(f"All {count} submission(s) match their digest.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(drafts_cli)
     app.cli.add_command(rules_cli)
@@ -245,3 +260,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit.audit_cli)
     app.cli.add_command(demo.demo_cli)
     app.cli.add_command(rekey.keys_cli)
+    app.cli.add_command(submissions_cli)

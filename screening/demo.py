@@ -37,7 +37,7 @@ from flask.cli import AppGroup
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from screening import audit, search_index
+from screening import audit, integrity, search_index
 from screening.crypto import key_store
 from screening.extensions import db
 from screening.models import DONE_STATUSES, Clinic, Status, Submission, readable_code, utcnow
@@ -839,7 +839,7 @@ def seed_summary(
 def _insert(rows: list[dict[str, Any]], taken: set[str]) -> None:
     """Insert one batch in one statement and commit; draw codes again on a collision.
 
-    Bulk statements skip the ORM, so the search tokens are inserted here too.
+    Bulk statements skip the ORM, so the digests and search tokens are made here too.
     """
     ring = key_store().ring()
     for _attempt in range(5):
@@ -847,6 +847,7 @@ def _insert(rows: list[dict[str, Any]], taken: set[str]) -> None:
             row["reference"] = reference
             row["public_id"] = secrets.token_hex(16)
             row["submit_key"] = SUBMIT_KEY_PREFIX + secrets.token_hex(16)
+            row["digest"] = integrity.digest_of(row, ring)
         try:
             table = Submission.__table__
             ids = db.session.scalars(

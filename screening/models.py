@@ -171,6 +171,8 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     #: rule set version above), so later rule edits do not rewrite what they were told.
     #: Encrypted.
     result: Mapped[dict] = mapped_column(EncryptedJSON("submission.result"))
+    #: HMAC of the content above, checked whenever staff read it (screening.integrity).
+    digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class SearchToken(db.Model):  # type: ignore[name-defined,misc]

@@ -160,6 +160,9 @@ class ClinicianSummary:
     questions_for_later: bool
     ruleset_version: str
     questionnaire_version: str
+    #: Shown above everything when the stored submission fails its integrity check
+    #: (screening.integrity); empty when sound.
+    integrity_warning: str = ""
 
     @property
     def support_max(self) -> int:
@@ -322,7 +325,9 @@ def _text(value: Any) -> str:
     return str(value).strip() if value not in (None, "") else NOT_ANSWERED
 
 
-def build_summary(submission: Submission, timezone: str = "America/New_York") -> ClinicianSummary:
+def build_summary(
+    submission: Submission, timezone: str = "America/New_York", integrity_warning: str = ""
+) -> ClinicianSummary:
     """Gather a stored submission's clinician summary.
 
     Fired rules, notes and questions come from the stored result, so the page says what
@@ -331,6 +336,7 @@ def build_summary(submission: Submission, timezone: str = "America/New_York") ->
 
     :param submission: a submission with its stored result (it need not be saved).
     :param timezone: the clinic's time zone (``CLINIC_TIMEZONE``) for the submitted date.
+    :param integrity_warning: what to say when the stored submission failed its check.
     """
     answers = submission.answers or {}
     personal = submission.personal or {}
@@ -389,4 +395,5 @@ def build_summary(submission: Submission, timezone: str = "America/New_York") ->
         questions_for_later=outcome == Outcome.SEEK_CARE,
         ruleset_version=submission.ruleset_version or stored.get("ruleset_version") or "",
         questionnaire_version=submission.questionnaire_version or "",
+        integrity_warning=integrity_warning,
     )

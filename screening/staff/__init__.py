@@ -1,10 +1,17 @@
 """Staff side: sign-in, roles and clinics, submissions, administration."""
 
-from flask import Flask, render_template
+import contextlib
+import logging
 
-from screening import audit, errors
+from flask import Flask, render_template, request
+
+from screening import audit, errors, integrity
+from screening.crypto import DecryptionError
+from screening.extensions import db
 from screening.staff import access
 from screening.staff.views import bp
+
+log = logging.getLogger(__name__)
 
 __all__ = ["bp", "init_app"]
 
@@ -22,6 +29,28 @@ def init_app(app: Flask) -> None:
     errors.register_section_page(app, bp.url_prefix + "/", _error_page)
     # No audit, no patient data (security L03): a failed audit write shows a 503 page.
     app.register_error_handler(audit.AuditError, lambda error: errors.render_error(503))
+    app.register_error_handler(DecryptionError, _undecryptable)
+
+
+def _undecryptable(error: DecryptionError):
+    """Stored data that does not decrypt: altered in the database, or its key is gone.
+
+    Nothing of it is shown; the failure is logged (the column, never a value) and audited.
+    """
+    db.session.rollback()
+    log.error("stored data could not be decrypted: %s", error)
+    with contextlib.suppress(audit.AuditError):
+        audit.record("submission.tamper", outcome="error", detail={"kind": "unreadable"})
+    if request.path.startswith(bp.url_prefix + "/"):
+        page = render_template(
+            "staff/error.html",
+            code=500,
+            title="This record cannot be read",
+            text=integrity.UNREADABLE,
+            request_id=None,
+        )
+        return page, 500
+    return errors.render_error(500)
 
 
 #: What a staff error page says, by status code.

@@ -40,6 +40,7 @@ from sqlalchemy import ForeignKey, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import JSON
 
+from screening import integrity
 from screening.clinics import zone_of
 from screening.crypto import EncryptedBytes
 from screening.extensions import db
@@ -102,8 +103,18 @@ class SummaryBatch(db.Model):  # type: ignore[name-defined,misc]
 
 
 def build_summaries(items: Iterable[Submission]) -> list[ClinicianSummary]:
-    """The summaries of ``items`` (plain data: rendering them needs no database)."""
-    return [build_summary(item, timezone=zone_of(item.clinic)) for item in items]
+    """The summaries of ``items`` (plain data: rendering them needs no database).
+
+    Each is checked against its digest; one that fails says so at the top of its page.
+    """
+    return [
+        build_summary(
+            item,
+            timezone=zone_of(item.clinic),
+            integrity_warning=integrity.problem(item) or "",
+        )
+        for item in items
+    ]
 
 
 def _pages(summaries: Sequence[ClinicianSummary]) -> Iterator[str]:

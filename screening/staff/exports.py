@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from screening.models import Submission
 from screening.presentation import QUESTION_IDS, csv_header, csv_values
@@ -43,18 +43,27 @@ def neutralise(value: object) -> str:
     return "'" + text if risky else text
 
 
-def to_csv(rows: Iterable[Submission], zone: str, words: bool = True) -> str:
+def to_csv(
+    rows: Iterable[Submission],
+    zone: str,
+    words: bool = True,
+    warnings: Mapping[int, str] | None = None,
+) -> str:
     """Render submissions as RFC 4180 CSV (every field quoted), starting with a BOM.
 
     :param zone: the IANA zone whose clock the times are on (named in the header).
     :param words: values in words (the default); False gives the stored codes.
+    :param warnings: integrity warnings by submission id (screening.integrity.check); the
+        last column says "sound", or the warning, so a changed row is never read as sound.
     """
+    warnings = warnings or {}
     out = io.StringIO()
     out.write(BOM)
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     labels, fields = csv_header(zone)
-    writer.writerow(labels)
-    writer.writerow(fields)
+    writer.writerow([*labels, "Integrity check"])
+    writer.writerow([*fields, "integrity"])
     for row in rows:
-        writer.writerow([neutralise(value) for value in csv_values(row, zone, words)])
+        values = [*csv_values(row, zone, words), warnings.get(row.id, "sound")]
+        writer.writerow([neutralise(value) for value in values])
     return out.getvalue()

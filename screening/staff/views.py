@@ -25,7 +25,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from screening import audit, presentation
+from screening import audit, integrity, presentation
 from screening.clinics import Hours, day_start, format_time, page_zone, zone_label, zone_of
 from screening.clinics import today as clinic_today
 from screening.extensions import db
@@ -369,9 +369,12 @@ def _detail(
         ]
     zone = zone_of(item.clinic)
     status = 409 if conflict else (400 if error or (move_form and move_form.errors) else 200)
+    # Checked (and a failure audited) every time the page is shown: never shown as sound.
+    integrity_warning = integrity.check([item]).get(item.id)
     return render_template(
         "staff/submission.html",
         item=item,
+        integrity_warning=integrity_warning,
         timeline=workflow.timeline(item),
         colleagues=workflow.assignable(item),
         moves=STATUS_MOVES[item.status],
@@ -484,7 +487,13 @@ def submission_clinic(public_id: str) -> Any:
 def _summary_html(items: list[Submission], pdf: bool) -> str:
     """The clinician's one-page summary of each item (US Letter, or A4 by setting)."""
     paper = current_app.config["SUMMARY_PAPER"]
-    summaries = [build_summary(item, timezone=zone_of(item.clinic)) for item in items]
+    warnings = integrity.check(items)  # a failure is audited, and printed on the page
+    summaries = [
+        build_summary(
+            item, timezone=zone_of(item.clinic), integrity_warning=warnings.get(item.id, "")
+        )
+        for item in items
+    ]
     if len(summaries) == 1:
         back = url_for("staff.submission", public_id=items[0].public_id)
         return render_template(
@@ -555,6 +564,7 @@ def batch_pdf() -> Any:
             flash("Other batches of summaries are being prepared. Try again in a minute.")
             return redirect(url_for("staff.queue_page"), code=303)
     workflow.record_output([item.id for item in items], Event.PDF, current_user)
+    integrity.check(items)  # failures audited; each summary's page says so too
     # Commits the batch, if any, with the audit row: no audit, no PDF.
     audit.record("submission.pdf", detail={"ids": [item.id for item in items]})
     if batch is None:
@@ -636,7 +646,8 @@ def export() -> Any:
         .where(Submission.submitted_at >= start, Submission.submitted_at < end)
         .order_by(Submission.submitted_at)
     ).all()
-    body = exports.to_csv(rows, zone, words=form.values.data != "codes")
+    warnings = integrity.check(rows)  # failures audited, and marked in their rows
+    body = exports.to_csv(rows, zone, words=form.values.data != "codes", warnings=warnings)
     workflow.record_output([row.id for row in rows], Event.EXPORT, current_user)
     audit.record("submission.export", detail={"ids": [row.id for row in rows]})
     name = f"submissions-{form.start.data.isoformat()}-to-{form.end.data.isoformat()}.csv"

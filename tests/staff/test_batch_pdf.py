@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import insert, select, update
 
+from screening import integrity
 from screening.audit import AuditEvent
 from screening.extensions import db
 from screening.models import Submission
@@ -59,6 +60,7 @@ def add_submissions(app, count: int) -> list[str]:
                 submitted_at=start + timedelta(minutes=number),
             )
             apply_result(row, result)  # type: ignore[arg-type]
+            row.digest = integrity.digest_of(vars(row))
             rows.append(vars(row))
         db.session.execute(insert(Submission.__table__), rows)
         db.session.commit()
