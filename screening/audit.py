@@ -141,6 +141,9 @@ ACTIONS: dict[str, str] = {
     "auth.timeout": "session ended by the idle or absolute limit",
     "audit.view": "read the audit trail (detail: which report and filters)",
     "authz.denied": "asked for something the role or clinic does not allow",
+    "submission.tamper": "a submission failed its integrity check when read (detail.kind)",
+    "submission.purge": "deleted submissions past their retention period (detail.ids)",
+    "draft.purge": "deleted expired drafts (detail.ids)",
 }
 
 #: Allowed values of ``outcome``.

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from screening import audit, demo, integrity, rekey
+from screening import audit, demo, integrity, rekey, retention
 from screening.clinics import Hours
 from screening.extensions import db
 from screening.models import Clinic, StaffUser, Submission
@@ -187,6 +187,10 @@ def _clinic(name: str) -> Clinic:
 @click.option("--closes", "closes_at", help="Closing time, 24-hour HH:MM.")
 @click.option("--timezone", help="IANA time zone, such as America/Chicago.")
 @click.option("--note", "patient_note", help="A short note for patients.")
+@click.option(
+    "--retention-days",
+    help="Days its closed or not-proceeding submissions are kept, or 'default'.",
+)
 def clinic_edit(name: str, rename: str | None, **changes: str | None) -> None:
     """Change a clinic's name, contact details, hours or time zone."""
     clinic = _clinic(name)
@@ -250,6 +254,20 @@ def submissions_verify() -> None:
         click.echo(f"{len(problems)} of {count} submission(s) failed the check.", err=True)
         raise SystemExit(1)
     click.echo(f"All {count} submission(s) match their digest.")
+
+
+@submissions_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only say how many are due; delete nothing.")
+def submissions_purge(dry_run: bool) -> None:
+    """Delete submissions closed or not proceeding for longer than their clinic keeps them."""
+    if dry_run:
+        click.echo(f"{len(retention.due())} submission(s) are past their retention period.")
+        return
+    done = retention.purge()
+    click.echo(
+        f"Deleted {len(done.ids)} submission(s) past their retention period "
+        f"({done.batches} audit row(s) list their ids)."
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -32,6 +32,10 @@ class DefaultConfig:
 
     #: How long a saved, unfinished questionnaire can be resumed (days since last save).
     DRAFT_LIFETIME_DAYS = 30
+    #: How long a submission is kept after it was closed or marked not proceeding, when
+    #: its clinic sets no period of its own: 7 years (README, "Retention"). Then
+    #: `flask --app screening submissions purge` deletes it.
+    SUBMISSION_RETENTION_DAYS = 7 * 365 + 2
     #: Used to work out age from the date of birth on the clinic's calendar day.
     CLINIC_TIMEZONE = "America/New_York"
     CLINIC_NAME = "the clinic"

@@ -217,6 +217,9 @@ class Clinic(db.Model):  # type: ignore[name-defined,misc]
     patient_note: Mapped[str] = mapped_column(String(500), default="")
     #: IANA time zone; None means the app's CLINIC_TIMEZONE.
     timezone: Mapped[str | None] = mapped_column(String(64))
+    #: Days a closed or not-proceeding submission is kept (screening.retention); None
+    #: means the app's SUBMISSION_RETENTION_DAYS.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 staff_clinic = Table(

@@ -124,7 +124,17 @@ def save(
 
 
 def purge_expired(now: datetime | None = None) -> int:
-    """Delete every draft past its expiry time and return how many went."""
-    result = db.session.execute(delete(Draft).where(Draft.expires_at <= (now or utcnow())))
-    db.session.commit()
-    return int(result.rowcount or 0)
+    """Delete every draft past its expiry time and return how many went.
+
+    The deletion and its audit row (``draft.purge``, with the ids) commit together.
+    """
+    from screening import audit
+
+    expired = Draft.expires_at <= (now or utcnow())
+    ids = list(db.session.scalars(select(Draft.id).where(expired).order_by(Draft.id)))
+    if not ids:
+        db.session.rollback()
+        return 0
+    db.session.execute(delete(Draft).where(Draft.id.in_(ids)))
+    audit.record("draft.purge", detail={"ids": ids, "count": len(ids)})
+    return len(ids)

@@ -47,6 +47,9 @@ def create_clinic(name: str) -> Clinic:
 #: What an administrator may change about a clinic, with each field's longest length.
 CLINIC_FIELDS = {"phone": 40, "address": 300, "patient_note": 500}
 PHONE_RE = re.compile(r"^[0-9()+.\- ]{7,40}$")
+#: A clinic's own retention period, in days (see screening.retention).
+MIN_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 100 * 365
 
 
 def update_clinic(clinic: Clinic, **changes: str | None) -> dict[str, tuple]:
@@ -57,11 +60,12 @@ def update_clinic(clinic: Clinic, **changes: str | None) -> dict[str, tuple]:
 
     :param changes: any of ``name``, ``phone``, ``address``, ``patient_note``,
         ``open_days`` (digits, Monday 0), ``opens_at`` and ``closes_at`` ("HH:MM"),
-        ``timezone`` (IANA name); None leaves a field as it is.
+        ``timezone`` (IANA name), ``retention_days`` (days, or "default"); None leaves a
+        field as it is.
     :return: the fields that changed, as (old, new).
     :raise AccountError: on the first bad value, naming its field.
     """
-    wanted: dict[str, str | None] = {}
+    wanted: dict[str, str | int | None] = {}
     for field, value in changes.items():
         if value is None:
             continue
@@ -88,6 +92,18 @@ def update_clinic(clinic: Clinic, **changes: str | None) -> dict[str, tuple]:
             if not known_zone(value):
                 raise AccountError(field, "Choose a time zone from the list.")
             wanted[field] = value
+        elif field == "retention_days":
+            text = str(value).strip().lower()
+            if text in ("", "default"):
+                wanted[field] = None
+            elif text.isdigit() and MIN_RETENTION_DAYS <= int(text) <= MAX_RETENTION_DAYS:
+                wanted[field] = int(text)
+            else:
+                raise AccountError(
+                    field,
+                    f"Enter a number of days from {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}, "
+                    "or default.",
+                )
         else:
             raise AccountError(field, "This cannot be changed here.")
     opens = wanted.get("opens_at", clinic.opens_at)
