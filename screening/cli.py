@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from screening import audit, demo, integrity, rekey, retention
+from screening import audit, backup, demo, integrity, rekey, retention
 from screening.clinics import Hours
 from screening.extensions import db
 from screening.models import Clinic, StaffUser, Submission
@@ -279,3 +279,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo.demo_cli)
     app.cli.add_command(rekey.keys_cli)
     app.cli.add_command(submissions_cli)
+    app.cli.add_command(backup.backup_cli)

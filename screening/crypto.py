@@ -21,7 +21,8 @@ Keys
 ----
 
 A key set (:class:`Keyring`) holds one or more 256-bit data keys by id, which one new
-values use (``current``), and the key of the search index (``index``). It lives outside
+values use (``current``), the key of the search index and digests (``index``) and the
+key of backup files (``backup``). It lives outside
 the database, in this order:
 
 1. ``DATA_KEYS`` (environment ``SCREENING_DATA_KEYS``): the key set as JSON, for
@@ -96,6 +97,8 @@ class Keyring:
     keys: dict[str, bytes]
     current: str
     index_key: bytes
+    #: Encrypts backup files (screening.backup).
+    backup_key: bytes
     _ciphers: dict[str, AESGCM] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -104,8 +107,8 @@ class Keyring:
         for key_id, key in self.keys.items():
             if not KEY_ID_RE.match(key_id) or len(key) != KEY_BYTES:
                 raise KeysError(f"key {key_id!r}: ids are letters, digits, - or _; keys 32 bytes")
-        if len(self.index_key) != KEY_BYTES:
-            raise KeysError("the index key must be 32 bytes")
+        if len(self.index_key) != KEY_BYTES or len(self.backup_key) != KEY_BYTES:
+            raise KeysError("the index and backup keys must be 32 bytes")
 
     def cipher(self, key_id: str) -> AESGCM:
         found = self._ciphers.get(key_id)
@@ -122,6 +125,7 @@ class Keyring:
             "current": self.current,
             "keys": {key_id: _b64(key) for key_id, key in self.keys.items()},
             "index": _b64(self.index_key),
+            "backup": _b64(self.backup_key),
         }
 
     def to_json(self) -> str:
@@ -140,6 +144,7 @@ class Keyring:
                 keys={str(k): _unb64(v) for k, v in dict(data["keys"]).items()},
                 current=str(data["current"]),
                 index_key=_unb64(data["index"]),
+                backup_key=_unb64(data["backup"]),
             )
         except (KeyError, TypeError, ValueError, binascii.Error) as error:
             raise KeysError(f"the key set is malformed ({type(error).__name__})") from None
@@ -149,7 +154,9 @@ class Keyring:
     def with_new_key(self) -> Keyring:
         """Return this key set with a fresh data key, which becomes the current one."""
         key_id = _new_key_id(self.keys)
-        return Keyring({**self.keys, key_id: AESGCM.generate_key(256)}, key_id, self.index_key)
+        return Keyring(
+            {**self.keys, key_id: AESGCM.generate_key(256)}, key_id, self.index_key, self.backup_key
+        )
 
     def without(self, key_id: str) -> Keyring:
         """Return this key set without ``key_id`` (never the current key)."""
@@ -158,7 +165,10 @@ class Keyring:
         if key_id not in self.keys:
             raise KeysError(f"there is no key {key_id!r}")
         return Keyring(
-            {k: v for k, v in self.keys.items() if k != key_id}, self.current, self.index_key
+            {k: v for k, v in self.keys.items() if k != key_id},
+            self.current,
+            self.index_key,
+            self.backup_key,
         )
 
 
@@ -170,9 +180,14 @@ def _new_key_id(taken: Any = ()) -> str:
 
 
 def new_keyring() -> Keyring:
-    """Return a fresh key set: one data key and an index key."""
+    """Return a fresh key set: one data key, an index key and a backup key."""
     key_id = _new_key_id()
-    return Keyring({key_id: AESGCM.generate_key(256)}, key_id, secrets.token_bytes(KEY_BYTES))
+    return Keyring(
+        {key_id: AESGCM.generate_key(256)},
+        key_id,
+        secrets.token_bytes(KEY_BYTES),
+        secrets.token_bytes(KEY_BYTES),
+    )
 
 
 def write_key_file(path: str, ring: Keyring, *, replace: bool = True) -> None:
