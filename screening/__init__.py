@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     load_config(app, test_config)
     database.secure_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+    database.warn_unencrypted_postgres(app.config["SQLALCHEMY_DATABASE_URI"])
     # The data keys live outside the database; production does not start without them.
     crypto.init_app(app)
     # A broken rule file stops start-up here, never in the middle of a questionnaire.

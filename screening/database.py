@@ -36,6 +36,37 @@ def secure_sqlite_file(url: str) -> None:
             log.warning("%s could be read by other users; it is now mode 0600.", name)
 
 
+#: Hosts where the database traffic never leaves the machine.
+LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+#: sslmode values that encrypt the connection: verify-full also checks the server's name.
+SAFE_SSLMODES = frozenset({"verify-full", "verify-ca", "require"})
+
+
+def warn_unencrypted_postgres(url: str) -> bool:
+    """Warn when a PostgreSQL server on another machine is reached without TLS.
+
+    libpq's default (``sslmode=prefer``) silently falls back to a plain connection, and
+    never checks whose certificate it got: names, answers (encrypted, but still) and the
+    staff's password hashes would cross the network readable, or to an impostor.
+
+    :return: whether it warned.
+    """
+    parsed = make_url(url)
+    if not parsed.get_backend_name().startswith("postgresql"):
+        return False
+    host = (parsed.host or "").lower()
+    sslmode = str(parsed.query.get("sslmode", "")).lower()
+    if host in LOCAL_HOSTS or host.startswith("/") or sslmode in SAFE_SSLMODES:
+        return False
+    log.warning(
+        "DATABASE_URL reaches PostgreSQL on %s without sslmode=verify-full (or require): the "
+        "connection may be unencrypted and the server is not verified. Add "
+        "?sslmode=verify-full (README, Deploying).",
+        host,
+    )
+    return True
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):

@@ -74,3 +74,29 @@ def test_test_mapping_wins_over_the_environment(monkeypatch, tmp_path):
         {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "DRAFT_LIFETIME_DAYS": 3}
     )
     assert app.config["DRAFT_LIFETIME_DAYS"] == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("postgresql+psycopg://u@db.example/screening", True),
+        ("postgresql+psycopg://u@db.example/screening?sslmode=prefer", True),
+        ("postgresql+psycopg://u@db.example/screening?sslmode=verify-full", False),
+        ("postgresql+psycopg://u@db.example/screening?sslmode=require", False),
+        ("postgresql+psycopg://u@localhost/screening", False),
+        ("postgresql+psycopg://u@127.0.0.1:5432/screening", False),
+        ("sqlite:///x.db", False),
+    ],
+)
+def test_a_remote_postgresql_without_tls_is_warned_about_at_start(
+    url, warned, monkeypatch, caplog, tmp_path
+):
+    import logging
+
+    monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setattr(logging.getLogger("screening.database"), "disabled", False)
+    if url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/x.db"
+    with caplog.at_level(logging.WARNING, logger="screening.database"):
+        create_app({"SQLALCHEMY_DATABASE_URI": url})
+    assert ("without sslmode=verify-full" in caplog.text) is warned
