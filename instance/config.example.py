@@ -5,6 +5,10 @@
 #   python -c 'import secrets; print(secrets.token_urlsafe(48))'
 SECRET_KEY = "replace-me"
 
+# The data keys (health data is encrypted with them) are NOT set here: make run writes
+# instance/keys.json (mode 0600); production can use SCREENING_DATA_KEYS instead.
+# DATA_KEYS_FILE = "/etc/screening/keys.json"
+
 # PostgreSQL in production (psycopg 3); SQLite in instance/ when unset.
 # SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://screening@db.internal/screening?sslmode=verify-full"
 
