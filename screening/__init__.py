@@ -8,8 +8,9 @@ from flask import Flask
 
 from screening import (
     audit,
+    bounds,
     cli,
-    database,  # noqa: F401  (registers the SQLite engine settings)
+    database,
     errors,
     i18n,
     observability,
@@ -45,6 +46,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     observability.init_app(app)
 
     db.init_app(app)
+    # After db.init_app: its teardown must run first (a lost connection never escapes).
+    database.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(HERE, "migrations"))
     csrf.init_app(app)
     i18n.init_app(app)
@@ -53,6 +56,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from screening import questionnaire, staff
 
+    # Before any route is added: every <int:...> in a URL is an id within the database's range.
+    bounds.init_app(app)
     app.register_blueprint(questionnaire.bp)
     staff.init_app(app)
     errors.init_app(app)

@@ -107,7 +107,8 @@ ACTIONS: dict[str, str] = {
     "account.disable": "disabled a staff account (target: username)",
     "account.mfa_reset": "reset a colleague's second factor (target: username)",
     "account.mfa_enrolled": "enrolled a second factor",
-    "account.password_change": "changed their password",
+    "account.password_change": "changed their password (failure: the current one was wrong; "
+    "denied: too many wrong ones)",
     "clinic.create": "added a clinic (target: clinic name)",
     "clinic.update": "changed a clinic's details (target: clinic name; detail.fields)",
     "clinic.retire": "retired a clinic: it takes no new forms (target: clinic name)",
@@ -118,10 +119,13 @@ ACTIONS: dict[str, str] = {
     "access.break_glass_end": "ended emergency access early",
     "authz.error": "a permission check failed with an error; access was refused",
     "authz.csrf_failed": "a staff form was sent without a valid CSRF token",
+    "authz.csrf_flood": "an address not signed in passed the hourly number of audited "
+    "CSRF failures; the rest of that hour are counted, not audited (detail: audited, window)",
     "auth.login": "signed in (password and second factor)",
     "auth.login_failed": "wrong username or password (actor_name: what was typed)",
     "auth.mfa_failed": "wrong or reused second-factor code",
-    "auth.reauthenticate": "confirmed their password again before a sensitive action",
+    "auth.reauthenticate": "confirmed their password and code again before a sensitive "
+    "action (failure: wrong; denied: too many wrong ones)",
     "auth.logout": "signed out",
     "auth.timeout": "session ended by the idle or absolute limit",
     "audit.view": "read the audit trail (detail: which report and filters)",

@@ -15,15 +15,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from screening import audit
 from screening.extensions import db
 from screening.models import BreakGlassGrant, Role, StaffSession, StaffUser, utcnow
+from screening.security import safe_next  # the one check of ``next``, patient pages too
 
 SESSION_KEY = "staff_sid"
 
@@ -240,6 +241,37 @@ def grant_emergency_access(user: StaffUser, reason: str) -> BreakGlassGrant:
     return grant
 
 
+def emergency_grants(start: datetime, end: datetime, limit: int = 200) -> list[BreakGlassGrant]:
+    """Emergency access turned on from ``start`` (inclusive) to ``end`` (exclusive).
+
+    Newest first, with who turned it on; at most ``limit``.
+    """
+    return list(
+        db.session.scalars(
+            select(BreakGlassGrant)
+            .options(joinedload(BreakGlassGrant.user))
+            .where(BreakGlassGrant.created_at >= start, BreakGlassGrant.created_at < end)
+            .order_by(BreakGlassGrant.created_at.desc(), BreakGlassGrant.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+#: Most grants listed on an administrator's queue; the audit report lists them all.
+NOTICE_LIMIT = 20
+
+
+def recent_emergency_access() -> list[BreakGlassGrant]:
+    """Emergency access of the last ``BREAK_GLASS_NOTICE_HOURS``, for administrators' queue.
+
+    Anyone with ``submission:view`` can turn it on with a reason alone, so administrators
+    are shown every use at once, with who, when and why, to check it.
+    """
+    now = utcnow()
+    since = now - timedelta(hours=current_app.config["BREAK_GLASS_NOTICE_HOURS"])
+    return emergency_grants(since, now + timedelta(seconds=1), limit=NOTICE_LIMIT)
+
+
 def end_emergency_access(user: StaffUser) -> None:
     grant = active_grant(user)
     if grant is not None:
@@ -250,16 +282,6 @@ def end_emergency_access(user: StaffUser) -> None:
 def sees_every_clinic(user: StaffUser) -> bool:
     """Administrators, and anyone under emergency access, see all clinics."""
     return user.role == Role.ADMIN or g.get("break_glass_id") is not None
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Accept only local paths for ``next`` (no scheme, host or protocol-relative tricks)."""
-    if not target or "\\" in target or any(ord(c) < 32 for c in target):
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
-    return target
 
 
 def _gate() -> Any:
