@@ -227,14 +227,16 @@ def main() -> int:
             "SCREENING_TRUSTED_PROXY_COUNT": "0",
         }
         env.pop("SCREENING_SQLALCHEMY_DATABASE_URI", None)
-        subprocess.run(  # noqa: S603
-            [str(VENV_BIN / "flask"), "--app", "screening", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        for command in (("db", "upgrade"), ("clinic", "add", "Benchmark Clinic")):
+            # A clinic to send to: with none, the form does not start (nothing would submit).
+            subprocess.run(  # noqa: S603
+                [str(VENV_BIN / "flask"), "--app", "screening", *command],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
         port = free_port()
         log_path = Path(tmp) / "gunicorn.log"
         with log_path.open("wb") as log:
