@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from flask import Flask
-
-from screening import (
-    audit,
-    bounds,
-    cli,
-    database,
-    errors,
-    i18n,
-    observability,
-    ratelimit,
-    security,
-)
-from screening.config import load_config
-from screening.extensions import csrf, db, migrate
-from screening.scoring import load_ruleset
+if TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -31,6 +18,25 @@ def create_app(test_config: dict | None = None) -> Flask:
     :param test_config: settings applied last, for tests.
     :raise screening.config.ConfigError: when the configuration is unsafe.
     """
+    # Imported here, not at the top: ``import screening.scoring`` (the scorer, its CLI
+    # checks, the benchmarks) then loads no Flask, WeasyPrint or database code.
+    from flask import Flask
+
+    from screening import (
+        audit,
+        bounds,
+        cli,
+        database,
+        errors,
+        i18n,
+        observability,
+        ratelimit,
+        security,
+    )
+    from screening.config import load_config
+    from screening.extensions import csrf, db, migrate
+    from screening.scoring import load_ruleset
+
     app = Flask(
         __name__,
         instance_path=os.path.join(ROOT, "instance"),
