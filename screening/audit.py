@@ -130,6 +130,14 @@ ACTIONS: dict[str, str] = {
     "auth.timeout": "session ended by the idle or absolute limit",
     "audit.view": "read the audit trail (detail: which report and filters)",
     "authz.denied": "asked for something the role or clinic does not allow",
+    "api.read": "a record system read through the API (actor_name: the token's name; "
+    "detail.ids: the submissions returned, detail.resource, detail.token)",
+    "api.received": "a record system marked a submission as received (write scope)",
+    "api.denied": "an API request without a valid token, or a write without the write "
+    "scope (detail.reason)",
+    "api_token.create": "made an API token for a record system (target: its name; "
+    "detail: token id, clinics, scopes)",
+    "api_token.revoke": "revoked an API token (target: its name)",
 }
 
 #: Allowed values of ``outcome``.

@@ -302,6 +302,9 @@ def build_site(app) -> Site:
         "user_id": "999999",  # nobody: the visitors must not disable themselves
         "clinic_id": str(spare_id),
         "filename": "css/app.css",
+        # The record systems' API (tests/fhir/test_api.py attacks it with a token too).
+        "resource_id": "tpi-screening",
+        "reference": "AAA-AAA-AAA",
     }
     targets: list[Target] = []
     covered: set[tuple[str, str]] = set()

@@ -4,6 +4,7 @@ from flask import Flask, render_template
 
 from screening import audit, errors
 from screening.staff import access
+from screening.staff import api_tokens as _api_tokens  # noqa: F401 (adds its pages to bp)
 from screening.staff.views import bp
 
 __all__ = ["bp", "init_app"]

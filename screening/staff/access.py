@@ -72,6 +72,9 @@ PUBLIC = frozenset(
         "staff.login",
     }
 )
+#: Blueprints that authenticate every request with a bearer token of their own instead of a
+#: staff sign-in: the record systems' API (screening/fhir/views.py, deny by default there).
+TOKEN_BLUEPRINTS = frozenset({"fhir"})
 #: Endpoints for someone who has given a password but not yet the second factor.
 SECOND_FACTOR = frozenset({"staff.second_factor", "staff.enrol", "staff.logout"})
 
@@ -289,6 +292,8 @@ def _gate() -> Any:
     endpoint = request.endpoint
     if endpoint is None or endpoint in PUBLIC:
         return None
+    if request.blueprint in TOKEN_BLUEPRINTS:
+        return None  # bearer tokens, checked (deny by default) by the blueprint itself
     if current_user.is_authenticated:
         return None
     staff_session = current_staff_session()
