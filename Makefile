@@ -13,7 +13,7 @@ CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 PYBABEL := PYTHONPATH=. .venv/bin/pybabel
 
-.PHONY: run test lint bench help messages translations
+.PHONY: run test lint check bench help messages translations
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -69,6 +69,11 @@ endif
 
 lint: .venv/.synced  ## ruff
 	$(PY) -m ruff check screening tests
+
+# bandit reads .bandit (what it skips, and why); each "# nosec" in the code says why on its
+# line (tests/test_dependencies.py checks). Any finding fails: no severity is ignored.
+check: .venv/.synced  ## static security check of the package (bandit)
+	$(PY) -m bandit --ini .bandit -r screening -q
 
 bench: .venv/.synced  ## benchmarks that print figures (several minutes)
 	$(PY) tests/benchmarks/bench_scoring.py

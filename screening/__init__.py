@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from flask import Flask
-
-from screening import (
-    audit,
-    cli,
-    crypto,
-    database,  # also registers the SQLite engine settings
-    errors,
-    i18n,
-    observability,
-    ratelimit,
-    security,
-)
-from screening.config import load_config
-from screening.extensions import csrf, db, migrate
-from screening.scoring import load_ruleset
+if TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -31,6 +18,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     :param test_config: settings applied last, for tests.
     :raise screening.config.ConfigError: when the configuration is unsafe.
     """
+    # Imported here, not at the top: ``import screening.scoring`` (the scorer, its CLI
+    # checks, the benchmarks) then loads no Flask, WeasyPrint or database code.
+    from flask import Flask
+
+    from screening import (
+        audit,
+        bounds,
+        cli,
+        crypto,
+        database,
+        errors,
+        i18n,
+        observability,
+        ratelimit,
+        security,
+    )
+    from screening.config import load_config
+    from screening.extensions import csrf, db, migrate
+    from screening.scoring import load_ruleset
+
     app = Flask(
         __name__,
         instance_path=os.path.join(ROOT, "instance"),
@@ -50,16 +57,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     observability.init_app(app)
 
     db.init_app(app)
+    # After db.init_app: its teardown must run first (a lost connection never escapes).
+    database.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(HERE, "migrations"))
     csrf.init_app(app)
     i18n.init_app(app)
 
     audit.init_app(app)
 
-    from screening import questionnaire, staff
+    from screening import fhir, questionnaire, staff
 
+    # Before any route is added: every <int:...> in a URL is an id within the database's range.
+    bounds.init_app(app)
     app.register_blueprint(questionnaire.bp)
     staff.init_app(app)
+    # The record systems' API at /fhir: bearer tokens, no session (screening/fhir).
+    fhir.init_app(app)
     errors.init_app(app)
     questionnaire.init_app(app)
     security.init_app(app)

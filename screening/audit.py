@@ -122,7 +122,8 @@ ACTIONS: dict[str, str] = {
     "account.disable": "disabled a staff account (target: username)",
     "account.mfa_reset": "reset a colleague's second factor (target: username)",
     "account.mfa_enrolled": "enrolled a second factor",
-    "account.password_change": "changed their password",
+    "account.password_change": "changed their password (failure: the current one was wrong; "
+    "denied: too many wrong ones)",
     "clinic.create": "added a clinic (target: clinic name)",
     "clinic.update": "changed a clinic's details (target: clinic name; detail.fields)",
     "clinic.retire": "retired a clinic: it takes no new forms (target: clinic name)",
@@ -133,10 +134,13 @@ ACTIONS: dict[str, str] = {
     "access.break_glass_end": "ended emergency access early",
     "authz.error": "a permission check failed with an error; access was refused",
     "authz.csrf_failed": "a staff form was sent without a valid CSRF token",
+    "authz.csrf_flood": "an address not signed in passed the hourly number of audited "
+    "CSRF failures; the rest of that hour are counted, not audited (detail: audited, window)",
     "auth.login": "signed in (password and second factor)",
     "auth.login_failed": "wrong username or password (actor_name: what was typed)",
     "auth.mfa_failed": "wrong or reused second-factor code",
-    "auth.reauthenticate": "confirmed their password again before a sensitive action",
+    "auth.reauthenticate": "confirmed their password and code again before a sensitive "
+    "action (failure: wrong; denied: too many wrong ones)",
     "auth.logout": "signed out",
     "auth.timeout": "session ended by the idle or absolute limit",
     "audit.view": "read the audit trail (detail: which report and filters)",
@@ -144,6 +148,14 @@ ACTIONS: dict[str, str] = {
     "submission.tamper": "a submission failed its integrity check when read (detail.kind)",
     "submission.purge": "deleted submissions past their retention period (detail.ids)",
     "draft.purge": "deleted expired drafts (detail.ids)",
+    "api.read": "a record system read through the API (actor_name: the token's name; "
+    "detail.ids: the submissions returned, detail.resource, detail.token)",
+    "api.received": "a record system marked a submission as received (write scope)",
+    "api.denied": "an API request without a valid token, or a write without the write "
+    "scope (detail.reason)",
+    "api_token.create": "made an API token for a record system (target: its name; "
+    "detail: token id, clinics, scopes)",
+    "api_token.revoke": "revoked an API token (target: its name)",
 }
 
 #: Allowed values of ``outcome``.

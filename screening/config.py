@@ -130,6 +130,11 @@ def load_config(app: Flask, test_config: dict | None) -> None:
             "connect_args": {"timeout": 15},
             "hide_parameters": True,
         }
+    else:
+        # After a database restart every pooled connection is dead: each is tested before
+        # use and replaced, even when the options were set elsewhere.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "pool_pre_ping": True}
     check_config(app)
 
 
@@ -138,7 +143,8 @@ class ConfigError(RuntimeError):
 
 
 def check_config(app: Flask) -> None:
-    """Refuse to start with a missing or weak secret outside development and tests.
+    """Refuse to start with a missing or weak secret outside development and tests, or in
+    production without ``TRUSTED_PROXY_COUNT`` (see :func:`check_proxy_count`).
 
     :raise ConfigError: when ``SECRET_KEY`` is missing, a known value or too short.
     """
@@ -165,3 +171,39 @@ def check_config(app: Flask) -> None:
             f"{MIN_SECRET_LENGTH} characters in the SECRET_KEY environment variable or in "
             "instance/config.py (python -c 'import secrets; print(secrets.token_urlsafe(48))')."
         )
+    check_proxy_count(app, required=not development)
+
+
+#: Said when TRUSTED_PROXY_COUNT is missing or wrong in production.
+PROXY_COUNT_HELP = (
+    "Set it to the number of reverse proxies in front of the app that add X-Forwarded-For: "
+    "1 behind one nginx (the README's recipe), 0 when browsers connect to gunicorn "
+    "directly. Use the SCREENING_TRUSTED_PROXY_COUNT environment variable or "
+    "TRUSTED_PROXY_COUNT in instance/config.py."
+)
+
+
+def check_proxy_count(app: Flask, required: bool) -> None:
+    """Refuse a production start until ``TRUSTED_PROXY_COUNT`` is set on purpose.
+
+    Its default of 0 is right only when browsers reach gunicorn directly. Behind a proxy
+    that is left at 0 every patient seems to come from the proxy's address, so every rate
+    limit becomes one limit for everyone and the audit trail names the proxy; a number too
+    high lets a client choose the address it is recorded under. Neither can be guessed, so
+    production asks for the number (0 included) rather than assume one.
+
+    :raise ConfigError: when it is required and missing, or set to something other than a
+        whole number of 0 or more.
+    """
+    if "TRUSTED_PROXY_COUNT" not in app.config:
+        if required:
+            raise ConfigError("TRUSTED_PROXY_COUNT is not set. " + PROXY_COUNT_HELP)
+        return
+    value = app.config["TRUSTED_PROXY_COUNT"]
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            "TRUSTED_PROXY_COUNT must be a whole number, 0 or more. " + PROXY_COUNT_HELP
+        )
+    app.config["TRUSTED_PROXY_COUNT"] = value

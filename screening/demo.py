@@ -395,7 +395,7 @@ _LAST_ENDS = (
 _COMPOUNDS = [
     start + end for start in _LAST_STARTS for end in _LAST_ENDS if end not in start.lower()
 ]
-random.Random("demo-last-names").shuffle(_COMPOUNDS)  # noqa: S311  (fixed order, not secret)
+random.Random("demo-last-names").shuffle(_COMPOUNDS)  # not a secret  # noqa: S311  # nosec B311
 _MADE_UP = (
     "Example", "Sample", "Tester", "Demo", "Placeholder", "Mockingbird", "Fieldstone",
     "Brookside", "Hillcrest", "Oakwood", "Lakeshore", "Maplewood", "Riverbend", "Stonebridge",
@@ -793,13 +793,13 @@ def seed_summary(
     started = time.perf_counter()
     now = now or utcnow()
     zone = ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
-    rng = random.Random(seed)  # noqa: S311  (fictional data, not security)
+    rng = random.Random(seed)  # noqa: S311  (fictional data, not security)  # nosec B311
     targets, new_clinics = _clinics(clinics)
     summary = SeedSummary(new_clinics=new_clinics, clinics={c.name: 0 for c in targets})
     # Bigger clinics first: the first gets about half of the forms.
     clinic_weights = [1 / (index + 1) for index in range(len(targets))]
     # Dates come from their own stream, so the answers do not depend on ``now``.
-    clock = random.Random(f"demo-dates-{seed}")  # noqa: S311
+    clock = random.Random(f"demo-dates-{seed}")  # noqa: S311  (fictional dates)  # nosec B311
     times = sorted(_submitted_at(clock, now, days, zone) for _ in range(count))
     taken: set[str] = set()
     for start in range(0, count, batch_size):

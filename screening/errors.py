@@ -12,7 +12,7 @@ from collections.abc import Callable
 from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from screening.extensions import db
+from screening import database
 from screening.i18n import N_
 from screening.observability import current_request_id
 
@@ -61,7 +61,7 @@ def render_error(code: int, text: str | None = None) -> tuple[str, int]:
                 # The section's page needs more (a signed-in user, the database): the
                 # plain page below always works.
                 log.exception("Error page of %s failed; using the plain one", prefix)
-                db.session.rollback()
+                database.discard_session()
     title, default_text = MESSAGES.get(code, MESSAGES[400] if code < 500 else MESSAGES[500])
     body = render_template(
         "errors/error.html",
@@ -83,13 +83,23 @@ def handle_unexpected(error: Exception):
     log.exception("Unhandled error, reference %s", request_id)
     # Whatever the view left in the session must never be committed by later code in
     # this request (a teardown, an error page that touches the database).
-    try:
-        db.session.rollback()
-    except Exception:
-        log.exception("Rollback after an unhandled error failed, reference %s", request_id)
+    database.discard_session()
     return render_error(InternalServerError.code)
+
+
+def handle_unavailable(error: Exception):
+    """The database could not be reached or could not write: 503, "try again", never 500.
+
+    Pages where a person types (the questionnaire) have their own handler that keeps what
+    was typed; this one answers every other page.
+    """
+    log.exception("Database unavailable, reference %s", current_request_id())
+    database.discard_session()
+    return render_error(503)
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http)
+    for error in database.UNAVAILABLE:
+        app.register_error_handler(error, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

@@ -134,7 +134,10 @@ def _message(to: str, sender: str, subject: str, paragraphs: list[str], language
 
 def _closing() -> list[str]:
     return [
-        _("Do not share this email. Anyone with the link can see your answers."),
+        _(
+            "Do not share this email. "
+            "Anyone with the link who knows your date of birth can see your answers."
+        ),
         _("If you did not ask for this email, you can delete it."),
     ]
 

@@ -48,6 +48,11 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def _sent_time(context: Any) -> datetime:
+    """Default of ``Submission.feed_updated_at``: the row's own ``submitted_at``."""
+    return context.get_current_parameters().get("submitted_at") or utcnow()
+
+
 def token_hash(token: str) -> str:
     """Return the stored form of a bearer token: a database leak must not resume drafts."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -119,6 +124,9 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_submission_status_outcome", "status", "outcome", "urgency", "submitted_at"),
         Index("ix_submission_outcome_queue", "outcome", "urgency", "submitted_at"),
         Index("ix_submission_submitted_at", "submitted_at"),
+        # The record systems' feed (screening/fhir): a clinic's submissions in the order
+        # they were offered, ties broken by public id.
+        Index("ix_submission_clinic_feed", "clinic_id", "feed_updated_at", "public_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -155,6 +163,10 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     questionnaire_version: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the record systems' API (screening/fhir) last offered it to its clinic: when it
+    #: was sent, and again when it moved to another clinic (whose record system must then
+    #: get it). The API's ``meta.lastUpdated`` and the cursor of its search.
+    feed_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_sent_time)
 
     # The scorer's result (spec 2.3), stored so a printed summary can be traced and
     # re-scoring with the same rules gives the same answer.

@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from flask import Flask, g, has_request_context
+from flask import Flask, g, has_request_context, request
 from flask.logging import default_handler
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -35,6 +35,9 @@ EXTRA_APP_LOGGERS = ("flask-limiter",)
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 HEADER = "X-Request-ID"
+#: Where the id is kept in the WSGI environment: the outermost layer (security.py) reads it
+#: for a response made after Flask has given up on the request.
+ENVIRON_KEY = "screening.request_id"
 
 _RESUME_PATH = re.compile(r"/r/[^/\s?#\"'<>]+")
 # A query string after a path: from "?" up to the next space or quote.
@@ -55,8 +58,13 @@ def current_request_id() -> str:
         return "-"
     request_id = g.get("request_id")
     if request_id is None:
-        request_id = g.request_id = secrets.token_hex(8)
+        request_id = g.request_id = request_id_of(request.environ)
     return request_id
+
+
+def request_id_of(environ: dict[str, Any]) -> str:
+    """Return the id of the request with this WSGI environment, making it on first use."""
+    return environ.setdefault(ENVIRON_KEY, secrets.token_hex(8))
 
 
 def assign_request_id() -> None:
@@ -184,6 +192,34 @@ def trust_proxy(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
+#: Logged once per app (so once per worker process) by :func:`warn_forwarded_ignored`.
+FORWARDED_IGNORED = (
+    "A request came with X-Forwarded-For while TRUSTED_PROXY_COUNT is 0, so the header "
+    "was ignored. Behind a proxy every client then has the proxy's address: one rate "
+    "limit for everyone, and the proxy's address in the audit trail. If a proxy is in "
+    "front, set TRUSTED_PROXY_COUNT to the number of proxies (1 behind nginx)."
+)
+
+
+def warn_forwarded_ignored(app: Flask) -> None:
+    """With no trusted proxy, log once when a request carries ``X-Forwarded-For``.
+
+    It usually means a proxy was put in front and the setting forgotten. The header's
+    value (an address) is not logged.
+    """
+    if int(app.config.get("TRUSTED_PROXY_COUNT", 0) or 0) > 0:
+        return
+    warned = False
+
+    def check_forwarded() -> None:
+        nonlocal warned
+        if not warned and "X-Forwarded-For" in request.headers:
+            warned = True
+            app.logger.warning(FORWARDED_IGNORED)
+
+    app.before_request(check_forwarded)
+
+
 def init_app(app: Flask) -> None:
     """Set up request ids, log hygiene and the proxy hop for ``app``.
 
@@ -196,5 +232,6 @@ def init_app(app: Flask) -> None:
     configure_logging(app)
     trust_proxy(app)
     app.before_request(assign_request_id)
+    warn_forwarded_ignored(app)  # after the id, which stays the first hook
     app.after_request(add_request_id_header)
     app.context_processor(request_id_context)

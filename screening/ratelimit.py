@@ -1,16 +1,48 @@
 """Rate limits on the public form posts, counted in the database every worker shares.
 
-Limited, per client address, on ``POST`` only (pages people read stay unlimited):
+Only ``POST`` is limited (pages people read stay unlimited). Patients' posts are counted
+by what identifies one person's work, the form (the draft whose token is in the session,
+which also becomes the submission), with a separate ceiling per client address; the other
+posts per client address:
 
-=========================  ======================  ==========================================
-Endpoint                   Setting                 Default
-=========================  ======================  ==========================================
-``questionnaire.step``     ``RATELIMIT_PAGE``      ``600 per minute``
-``questionnaire.submit``   ``RATELIMIT_SUBMIT``    ``60 per minute``
-``questionnaire.resume``   ``RATELIMIT_RESUME``    ``10 per minute;50 per day`` (code + date
-                                                   of birth: brute-force protection)
-``staff.login``            ``RATELIMIT_LOGIN``     ``30 per minute;300 per hour``
-=========================  ======================  ==========================================
+=========================  ============================  ==================================
+Endpoint                   Setting (counted by)          Default
+=========================  ============================  ==================================
+``questionnaire.step``     ``RATELIMIT_PAGE`` (form)     ``30 per minute;300 per hour``
+``questionnaire.submit``   ``RATELIMIT_SUBMIT`` (form)   ``10 per minute;30 per hour``
+both of them, together     ``RATELIMIT_PATIENT_ADDRESS`` ``1200 per minute;15000 per hour``
+                           (address)
+``questionnaire.resume``,  ``RATELIMIT_RESUME``          ``30 per minute;300 per day``
+``questionnaire.           (address, both together)      (code or link + date of birth)
+resume_link``
+``staff.login``            ``RATELIMIT_LOGIN`` (address) ``30 per minute;300 per hour``
+=========================  ============================  ==================================
+
+A post with no form in its session yet (the first page of a new form) is counted only by
+its address. How the patient defaults were sized, for 100 people behind one address (a
+clinic's guest Wi-Fi, a hospital's NAT), each working at a normal pace:
+
+- One journey is at most 16 pages. People go back to change an answer, send a page with a
+  mistake and send it again, switch language: count half as many posts again, 24, plus a
+  submit or two, so about 26 posts; we size for 30.
+- The start page says about 15 minutes (``tests/benchmarks/bench_journey.py``). The
+  fastest pace a person keeps up is one short page every 10 seconds: 6 posts a minute.
+- Per form: 30 a minute is 5 times that fastest pace (a double click is 2 posts); 300 an
+  hour is 10 whole journeys. A person sends once; 10 submits a minute and 30 an hour
+  leave room for pressing again after a busy page.
+- Per address: 100 people at once, all at the fastest pace, post 100 x 6 = 600 times a
+  minute; the ceiling is twice that, 1,200. 100 people all the time, each starting a new
+  form every 15 minutes, post 100 x 30 x 4 = 12,000 times an hour; the ceiling is 15,000.
+  ``tests/test_limits.py`` runs 100 patients from one address to the end with these
+  defaults.
+- Resuming (the code or a link, with the date of birth): 100 people opening saved
+  answers once or twice a day, with a mistyped date now and then, is about 300 a day.
+
+Wrong dates of birth given for one saved form, with its code or its link, are counted by
+the view (:func:`wait_for_form`): ``RATELIMIT_RESUME_FORM`` (``5 per hour;10 per day``).
+There are about 30,000 adult birthdays, so 10 a day over a form's 30 days is about one
+chance in a hundred, wherever the tries come from; once it is reached even the right date
+waits, and the person's own browser goes on as before (its cookie needs no date).
 
 Emails a patient asks for (``screening/questionnaire/sending.py``) are counted by the view
 itself with :func:`hit_send_limits`, so that over the limit it can still show the code:
@@ -25,6 +57,7 @@ Counters live in the ``rate_limit_counter`` table (:class:`DatabaseStorage`, URI
 ``screening-db://``, the default) so a limit holds across gunicorn workers and machines.
 A deployment with Redis may set ``RATELIMIT_STORAGE_URI = "redis://host:6379/0"`` instead.
 ``memory://`` counts per process: N workers would allow N times the rate (security.md 1.5).
+A form's counters are keyed by a hash of its token, never the token itself.
 
 Over a limit, the answer is the generic error page with status 429 and ``Retry-After``.
 If the counter store fails, the request goes through (patients are never locked out by
@@ -41,7 +74,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from flask import Flask, current_app, make_response, request
+from flask import Flask, current_app, make_response, request, session
 from flask.cli import AppGroup
 from flask_limiter import Limit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -63,13 +96,14 @@ log = logging.getLogger(__name__)
 SCHEME = "screening-db"
 DEFAULT_STORAGE_URI = f"{SCHEME}://"
 
-#: Production defaults, one setting per kind of post.
+#: Production defaults, one setting per kind of post (sized in the module's docstring).
 DEFAULT_LIMITS = {
-    # Generous for patients: a clinic waiting room or hospital Wi-Fi puts many people
-    # behind one address, and a 429 mid-questionnaire is worse than a little load.
-    "RATELIMIT_PAGE": "600 per minute",
-    "RATELIMIT_SUBMIT": "60 per minute",
-    "RATELIMIT_RESUME": "10 per minute;50 per day",
+    # Per form: one person's pace, so a waiting room behind one address never shares them.
+    "RATELIMIT_PAGE": "30 per minute;300 per hour",
+    "RATELIMIT_SUBMIT": "10 per minute;30 per hour",
+    # Per address, page posts and submits together: 100 patients at a normal pace.
+    "RATELIMIT_PATIENT_ADDRESS": "1200 per minute;15000 per hour",
+    "RATELIMIT_RESUME": "30 per minute;300 per day",
     # A clinic's staff often share one address: generous here; the per-account
     # throttle of the sign-in itself is what stops password guessing.
     "RATELIMIT_LOGIN": "30 per minute;300 per hour",
@@ -83,16 +117,30 @@ SEND_LIMITS = {
     "RATELIMIT_SEND_DRAFT": "5 per day",
 }
 
+#: Wrong dates of birth for one saved form, counted by the views (see :func:`wait_for_form`).
+FORM_CHECK_LIMITS = {"RATELIMIT_RESUME_FORM": "5 per hour;10 per day"}
+
 #: Every default under ``TESTING``.
 TESTING_LIMIT = "10000 per minute"
 
-#: Which setting limits the ``POST`` of each endpoint.
+#: Which setting limits the ``POST`` of each endpoint, per client address. Endpoints with
+#: the same setting share one count.
 ENDPOINT_LIMITS = {
-    "questionnaire.step": "RATELIMIT_PAGE",
-    "questionnaire.submit": "RATELIMIT_SUBMIT",
+    "questionnaire.step": "RATELIMIT_PATIENT_ADDRESS",
+    "questionnaire.submit": "RATELIMIT_PATIENT_ADDRESS",
     "questionnaire.resume": "RATELIMIT_RESUME",
+    "questionnaire.resume_link": "RATELIMIT_RESUME",
     "staff.login": "RATELIMIT_LOGIN",
 }
+
+#: Which setting limits the ``POST`` of each endpoint, per form (the draft in the session).
+FORM_LIMITS = {
+    "questionnaire.step": "RATELIMIT_PAGE",
+    "questionnaire.submit": "RATELIMIT_SUBMIT",
+}
+
+#: The session key of the form's token (``screening.questionnaire.views.SESSION_KEY``).
+DRAFT_SESSION_KEY = "draft"
 
 #: Attribute a view carries when it was marked with :func:`limited_by`.
 VIEW_ATTRIBUTE = "rate_limit_setting"
@@ -270,11 +318,43 @@ def limit_for_request() -> str:
     return str(current_app.config[setting]) if setting else ""
 
 
+def address_scope(endpoint: str) -> str:
+    """The count an address limit is kept in: its setting, so endpoints can share one."""
+    return setting_for_request() or endpoint
+
+
+def form_token() -> str | None:
+    """The token of the form (draft) in this request's session, if any."""
+    token = session.get(DRAFT_SESSION_KEY)
+    return token if isinstance(token, str) and token else None
+
+
+def form_limit_for_request() -> str:
+    """Return the per-form limit string for this request; empty when there is none.
+
+    A post with no form in its session yet (the first page of a new form) has no per-form
+    limit: the address ceiling counts it.
+    """
+    if request.method != "POST" or form_token() is None:
+        return ""
+    setting = FORM_LIMITS.get(request.endpoint or "")
+    return str(current_app.config[setting]) if setting else ""
+
+
+def form_key() -> str:
+    """What a per-form limit counts by: a hash of the form's token (never the token)."""
+    token = form_token() or ""
+    return "form:" + hashlib.sha256(f"rate-limit:{token}".encode()).hexdigest()[:40]
+
+
 #: The extension; one per process, shared by every app built in it. Per-app settings
 #: (limits, storage URI) are read from ``app.config``.
 limiter = Limiter(
     key_func=get_remote_address,
-    default_limits=[Limit(limit_for_request)],
+    default_limits=[
+        Limit(limit_for_request, scope=address_scope, shared=True),
+        Limit(form_limit_for_request, key_function=form_key),
+    ],
     headers_enabled=False,  # Retry-After is set on the 429 page; no extra reads per request
     swallow_errors=True,  # fail open, and log, when the counter store is down
 )
@@ -295,7 +375,11 @@ def retry_after(error: Exception) -> int:
 
 def too_many_requests(error: Exception) -> Response:
     """The generic error page, status 429, with ``Retry-After``; never a 5xx."""
-    seconds = retry_after(error)
+    return wait_page(retry_after(error))
+
+
+def wait_page(seconds: int) -> Response:
+    """The generic error page, status 429, saying to wait ``seconds`` (``Retry-After``)."""
     text = LONG_WAIT_TEXT if seconds > LONG_WAIT else None
     response = make_response(errors.render_error(429, text))
     response.headers["Retry-After"] = str(seconds)
@@ -343,6 +427,34 @@ def hit_send_limits(draft_key: str) -> int | None:
     return None
 
 
+def wait_for_form(setting: str, draft_key: str, *, count: bool) -> int | None:
+    """Check, or count, one try against a per-form limit the view keeps itself.
+
+    Used for wrong dates of birth given for one saved form (``RATELIMIT_RESUME_FORM``):
+    check with ``count=False`` before looking at the date, count with ``count=True`` when
+    it was wrong.
+
+    :param draft_key: the form's stable random key (never its token or code).
+    :return: seconds until another try is allowed, when the limit is already reached;
+        None otherwise, also when the counter store fails (logged).
+    """
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    identifiers = ("form-check", setting, draft_key)
+    try:
+        strategy = limiter.limiter
+        for item in parse_many(str(current_app.config[setting])):
+            allowed = (
+                strategy.hit(item, *identifiers) if count else strategy.test(item, *identifiers)
+            )
+            if not allowed:
+                reset = strategy.get_window_stats(item, *identifiers).reset_time
+                return max(1, math.ceil(reset - time.time()))
+    except Exception:  # fail open, as the limiter does (swallow_errors)
+        log.warning("Could not check a per-form limit", exc_info=True)
+    return None
+
+
 ratelimit_cli = AppGroup("ratelimit", help="Rate limit counters.")
 
 
@@ -366,7 +478,7 @@ def init_app(app: Flask) -> None:
     config.setdefault("RATELIMIT_ENABLED", True)
     config.setdefault("RATELIMIT_STORAGE_URI", DEFAULT_STORAGE_URI)
     config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
-    for setting, value in {**DEFAULT_LIMITS, **SEND_LIMITS}.items():
+    for setting, value in {**DEFAULT_LIMITS, **SEND_LIMITS, **FORM_CHECK_LIMITS}.items():
         config.setdefault(setting, TESTING_LIMIT if app.testing else value)
     app.cli.add_command(ratelimit_cli)
     if not config["RATELIMIT_ENABLED"]:

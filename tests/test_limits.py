@@ -18,8 +18,11 @@ from sqlalchemy import select
 
 from screening import ratelimit
 from screening.extensions import db
+from screening.models import Draft, Submission
+from screening.questionnaire import steps
 from screening.ratelimit import DatabaseStorage, RateLimitCounter
-from tests.patient import Patient
+from tests.factories import BASELINE, CONTACT
+from tests.patient import Patient, clinic_today, page_data
 from tests.test_security import check_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,12 +54,22 @@ def test_limits_are_on_under_testing_but_high(wired):
 
 def test_production_defaults():
     assert ratelimit.DEFAULT_LIMITS == {
-        "RATELIMIT_PAGE": "600 per minute",
-        "RATELIMIT_SUBMIT": "60 per minute",
-        "RATELIMIT_RESUME": "10 per minute;50 per day",
+        "RATELIMIT_PAGE": "30 per minute;300 per hour",
+        "RATELIMIT_SUBMIT": "10 per minute;30 per hour",
+        "RATELIMIT_PATIENT_ADDRESS": "1200 per minute;15000 per hour",
+        "RATELIMIT_RESUME": "30 per minute;300 per day",
         "RATELIMIT_LOGIN": "30 per minute;300 per hour",
     }
+    assert ratelimit.FORM_CHECK_LIMITS == {"RATELIMIT_RESUME_FORM": "5 per hour;10 per day"}
     assert ratelimit.ENDPOINT_LIMITS["staff.login"] == "RATELIMIT_LOGIN"
+    # Patients' posts: per form, and per address page posts and submits together.
+    assert ratelimit.FORM_LIMITS == {
+        "questionnaire.step": "RATELIMIT_PAGE",
+        "questionnaire.submit": "RATELIMIT_SUBMIT",
+    }
+    assert ratelimit.ENDPOINT_LIMITS["questionnaire.step"] == "RATELIMIT_PATIENT_ADDRESS"
+    assert ratelimit.ENDPOINT_LIMITS["questionnaire.submit"] == "RATELIMIT_PATIENT_ADDRESS"
+    assert ratelimit.ENDPOINT_LIMITS["questionnaire.resume_link"] == "RATELIMIT_RESUME"
 
 
 def test_resume_burst_gets_429_with_retry_after_on_the_generic_page(wired):
@@ -103,8 +116,8 @@ def test_pages_people_read_are_never_limited(wired):
             assert response.status_code in (200, 303), url
 
 
-def test_submit_burst_is_limited(wired):
-    app = wired(RATELIMIT_SUBMIT="3 per minute")
+def test_submit_burst_from_one_address_is_limited(wired):
+    app = wired(RATELIMIT_PATIENT_ADDRESS="3 per minute")
     patient = Patient(app.test_client())
     patient.get("/resume")  # for a CSRF token
     statuses = [patient.post("/submit", {}).status_code for _ in range(100)]
@@ -112,11 +125,130 @@ def test_submit_burst_is_limited(wired):
     assert set(statuses[3:]) == {429}
 
 
-def test_page_posts_are_limited(wired):
-    app = wired(RATELIMIT_PAGE="2 per minute")
+def test_one_form_is_limited_and_its_neighbours_behind_the_same_address_are_not(wired):
+    app = wired(RATELIMIT_PAGE="3 per minute", RATELIMIT_SUBMIT="2 per minute")
+    hurried = Patient(app.test_client())
+    # The first post makes the form (no form yet: only the address counts it), then three
+    # posts of that form are allowed and the fourth is refused.
+    statuses = [hurried.answer("about-you", {"action": "save"}).status_code for _ in range(5)]
+    assert statuses == [303, 303, 303, 303, 429]
+    refused = hurried.post("/step/about-you", {"action": "save"})
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+    # Sending is counted for the form on its own.
+    assert [hurried.post("/submit", {}).status_code for _ in range(3)][-1] == 429
+    # Another person at the same address (the same REMOTE_ADDR) goes on.
+    neighbour = Patient(app.test_client())
+    statuses = [neighbour.answer("about-you", {"action": "save"}).status_code for _ in range(4)]
+    assert statuses == [303] * 4
+    with time_machine.travel(time.time() + 61, tick=False):
+        assert hurried.post("/step/about-you", {"action": "save"}).status_code == 303
+
+
+def test_the_address_ceiling_counts_every_patient_post_form_or_not(wired):
+    app = wired(RATELIMIT_PATIENT_ADDRESS="6 per minute")
+    one, two = Patient(app.test_client()), Patient(app.test_client())
+    statuses = [one.answer("about-you", {"action": "save"}).status_code for _ in range(3)]
+    statuses += [two.answer("about-you", {"action": "save"}).status_code for _ in range(2)]
+    statuses.append(two.post("/submit", {}).status_code)  # page posts and submits together
+    assert 429 not in statuses
+    # Dropping the cookie (a new form every time) does not get round it.
+    fresh = Patient(app.test_client())
+    assert fresh.answer("about-you", {"action": "save"}).status_code == 429
+    other = Patient(app.test_client())
+    assert (
+        other.answer("about-you", {"action": "save"}, environ_base=OTHER_ADDRESS).status_code == 303
+    )
+
+
+def test_form_counters_are_keyed_by_a_hash_never_the_token(wired):
+    app = wired(RATELIMIT_PAGE="5 per minute")
     patient = Patient(app.test_client())
-    statuses = [patient.answer("about-you", {"action": "save"}).status_code for _ in range(3)]
-    assert statuses[-1] == 429 and 429 not in statuses[:2]
+    for _ in range(2):
+        patient.answer("about-you", {"action": "save"})
+    cookie = patient.client.get_cookie("screening_session").value
+    token = app.session_interface.get_signing_serializer(app).loads(cookie)["draft"]
+    with app.app_context():
+        keys = list(db.session.scalars(select(RateLimitCounter.key)))
+        draft = db.session.scalar(select(Draft))
+    assert any("form:" in key for key in keys)
+    for key in keys:
+        assert token not in key and draft.token_hash not in key
+
+
+# ------------------------------------------------------------------ a waiting room (issue 14)
+
+WAITING_ROOM = 100
+#: One page every 10 seconds for everyone at once: the fastest pace people keep up.
+PACE_SECONDS = 10
+WAITING_ROOM_ADDRESS = "203.0.113.10"
+
+
+def waiting_room_journey(patient: Patient, app, number: int):
+    """One person's posts, one at a time: a mistake, every page, Back once, and send.
+
+    Yields (what was posted, the response, the status it should have).
+    """
+    today = clinic_today(app)
+    contact = {**CONTACT, "full_name": f"Waiting Room Patient {number:03d}"}
+    first = patient.answer("about-you", {"preg": "no", "breastfeed": "no", "action": "continue"})
+    yield "about-you without a date of birth", first, 200
+    for step in steps.STEPS:
+        if not step.applies(BASELINE):
+            continue
+        data = page_data(step, BASELINE, today, contact)
+        if step.id == "how-bad":
+            # "Previous page", then the page before again, then on.
+            yield "back", patient.answer(step.id, {**data, "action": "back"}), 303
+            before = page_data(steps.BY_ID["how-long"], BASELINE, today, contact)
+            yield "how-long again", patient.answer("how-long", before), 303
+        yield step.id, patient.answer(step.id, data), 303
+    patient.get("/review")
+    yield "submit", patient.post("/submit", {"consent": "y"}), 303
+
+
+def test_a_waiting_room_of_100_behind_one_address_all_send_with_the_defaults(wired):
+    """Issue 14: with production defaults everyone behind one address finishes.
+
+    100 people, one address, everyone posting a page every 10 seconds at the same time
+    (the module docstring of screening/ratelimit.py has the arithmetic).
+    """
+    app = wired(**ratelimit.DEFAULT_LIMITS, **ratelimit.FORM_CHECK_LIMITS)
+    assert app.config["RATELIMIT_ENABLED"] is True
+    for setting, value in ratelimit.DEFAULT_LIMITS.items():
+        assert app.config[setting] == value
+    patients = []
+    for _ in range(WAITING_ROOM):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = WAITING_ROOM_ADDRESS
+        patients.append(Patient(client))
+    journeys = [waiting_room_journey(p, app, n) for n, p in enumerate(patients)]
+    posts = 0
+    with time_machine.travel(time.time(), tick=False) as clock:
+        while journeys:
+            for journey in list(journeys):
+                try:
+                    what, response, expected = next(journey)
+                except StopIteration:
+                    journeys.remove(journey)
+                    continue
+                posts += 1
+                assert response.status_code == expected, (what, response.status_code)
+            clock.shift(PACE_SECONDS)
+    assert all(p.last.headers["Location"].endswith("/done") for p in patients)
+    with app.app_context():
+        sent = db.session.scalars(select(Submission)).all()
+    assert len(sent) == WAITING_ROOM
+    assert {s.personal["full_name"] for s in sent} == {
+        f"Waiting Room Patient {n:03d}" for n in range(WAITING_ROOM)
+    }
+    # A mistake, every page that applies, Back and the page before again, and send.
+    pages = sum(1 for step in steps.STEPS if step.applies(BASELINE))
+    assert posts == WAITING_ROOM * (1 + pages + 2 + 1)
+    # All of it was counted against the one address (and each form on its own).
+    with app.app_context():
+        keys = list(db.session.scalars(select(RateLimitCounter.key)))
+    assert any(WAITING_ROOM_ADDRESS in k and "RATELIMIT_PATIENT_ADDRESS" in k for k in keys)
+    assert sum("form:" in k for k in keys) >= WAITING_ROOM
 
 
 def test_limit_is_shared_by_two_app_instances_on_one_database(wired):

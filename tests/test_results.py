@@ -15,7 +15,7 @@ from screening.models import Clinic, Submission
 from screening.scoring import RulesetError, load_ruleset, loader, score
 from tests.conftest import TEST_SECRET
 from tests.factories import answers
-from tests.patient import clinic_today
+from tests.patient import Patient, clinic_today
 
 MUST_INCLUDE = [
     "This is a screening tool. It does not diagnose you or any condition.",
@@ -135,14 +135,20 @@ def test_prompt_result_says_within_24_hours(app, patient):
 
 
 def test_result_reopens_from_the_patients_own_link(app, patient):
-    submit(app, patient, {})
+    """In the same browser at once; in another one after the date of birth (see
+    tests/questionnaire/test_resume_link.py for the attack this prevents)."""
+    stored, _ = submit(app, patient, {})
     link = re.search(
         r'class="resume-link noprint"><a href="([^"]+)"',
         patient.get("/done").get_data(as_text=True),
-    )
-    other = app.test_client()
-    response = other.get(link.group(1).replace("http://localhost", ""))
-    assert response.headers["Location"].endswith("/done")
+    ).group(1)
+    link = link.replace("http://localhost", "")
+    assert patient.get(link).headers["Location"].endswith("/done")
+    other = Patient(app.test_client())
+    assert "Your result" not in other.get(link).get_data(as_text=True)
+    year, month, day = stored.personal["dob"].split("-")
+    opened = other.post(link, {"dob_month": month, "dob_day": day, "dob_year": year})
+    assert opened.headers["Location"].endswith("/done")
     assert "Your result" in other.get("/done").get_data(as_text=True)
 
 

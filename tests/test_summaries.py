@@ -26,6 +26,8 @@ from tests.conftest import TEST_SECRET
 from tests.factories import answers
 from tests.worst_cases import common_heavy_case, typical
 
+pytestmark = pytest.mark.database_free
+
 CASES = tomllib.loads(
     (Path(__file__).parent / "scoring" / "cases" / "vignettes.toml").read_text(encoding="utf-8")
 )

@@ -28,6 +28,8 @@ from tests.test_summaries import (
 )
 from tests.worst_cases import candidates
 
+pytestmark = pytest.mark.database_free
+
 #: How many of the heaviest candidates are rendered, out of how many generated.
 HEAVIEST = 100
 POOL = 400

@@ -16,7 +16,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from screening.extensions import db
-from screening.models import Draft, normalise_code, readable_code, token_hash, utcnow
+from screening.models import (
+    Draft,
+    Submission,
+    normalise_code,
+    readable_code,
+    token_hash,
+    utcnow,
+)
 
 
 class DraftNotFound(LookupError):
@@ -78,11 +85,44 @@ def by_code(code: str, dob: str) -> Draft:
     :raise DraftNotFound: when the code is unknown, expired or the date does not match;
         the caller shows one message for all three so nothing is revealed.
     """
-    draft = db.session.scalar(select(Draft).where(Draft.resume_code == normalise_code(code)))
-    draft = _live(draft, utcnow())
-    if not secrets.compare_digest(str(draft.personal.get("dob", "")), dob):
+    draft = live_by_code(code)
+    if not dob_matches(draft, dob):
         raise DraftNotFound
     return draft
+
+
+def live_by_code(code: str) -> Draft:
+    """Return the unsent live draft for a resume code, not yet checked against anything.
+
+    :raise DraftNotFound: when the code is unknown, its draft expired or was sent (a sent
+        form's result opens from its link only).
+    """
+    draft = db.session.scalar(
+        select(Draft).where(
+            Draft.resume_code == normalise_code(code), Draft.submission_id.is_(None)
+        )
+    )
+    return _live(draft, utcnow())
+
+
+def _saved_dob(draft: Draft) -> str:
+    """The date of birth a draft was given; a sent draft keeps none, its submission does."""
+    personal = draft.personal
+    if draft.submission_id is not None:
+        submission = db.session.get(Submission, draft.submission_id)
+        personal = submission.personal if submission is not None else {}
+    return str(personal.get("dob") or "")
+
+
+def dob_matches(draft: Draft, dob: str | None) -> bool:
+    """Whether ``dob`` (ISO) is the draft's date of birth; never for a draft without one."""
+    saved = _saved_dob(draft)
+    return bool(saved) and secrets.compare_digest(saved, dob or "")
+
+
+def can_be_checked(draft: Draft) -> bool:
+    """Whether a person can prove a draft is theirs: it has a date of birth to check."""
+    return bool(_saved_dob(draft))
 
 
 def rotate_token(draft: Draft) -> str:
@@ -95,6 +135,12 @@ def rotate_token(draft: Draft) -> str:
     draft.token_hash = token_hash(token)
     db.session.commit()
     return token
+
+
+def replaced(draft: Draft, token: str | None) -> bool:
+    """Whether ``token`` is ``draft``'s previous token (its holder moved it on since)."""
+    previous = draft.replaced_token_hash
+    return bool(token and previous) and secrets.compare_digest(previous, token_hash(token))
 
 
 def was_replaced(token: str | None) -> bool:

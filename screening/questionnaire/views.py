@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import secrets
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,13 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from screening import audit, clinics, i18n, mail, results, submissions
+from screening import clinics, i18n, mail, ratelimit, results, security, submissions
+from screening.database import UNAVAILABLE, discard_session
+from screening.errors import render_error
 from screening.extensions import db
 from screening.models import Clinic, Draft, Submission
 from screening.pdf import render_pdf
 from screening.questionnaire import drafts, forms, readback, saving, steps
 from screening.questionnaire.steps import DOB_FIELDS, Step
 from screening.scoring import conditions, questionnaire
+from screening.staff import csrf_failures
 
 bp = Blueprint("questionnaire", __name__)
 
@@ -146,17 +149,31 @@ def render_step(
     answers: dict[str, Any],
     errors: dict[str, str] | None = None,
     message: str | None = None,
+    saved_unknown: bool = False,
+    database_down: bool = False,
 ) -> str:
+    """Render a question page with ``form``'s values.
+
+    :param saved_unknown: the saved answers could not be read (the database is down), so
+        ``answers`` is empty: every question given a value on the posted page is shown, with
+        all its choices, so nothing typed disappears from the page.
+    :param database_down: the database failed during this request (see :func:`unavailable`).
+    """
     errors = errors or {}
     page_values = {
         qid: forms.coded_value(questionnaire.QUESTIONS[qid], form[qid]) for qid in step.questions
     }
     live = {k: v for k, v in {**answers, **page_values}.items() if v is not None}
+    shown = steps.page_questions(step, live)
+    if saved_unknown:
+        typed = {qid for qid, value in page_values.items() if value not in (None, "", [])}
+        listed = dict(shown)
+        shown = [(q, listed.get(q)) for q in step.questions if q in listed or q in typed]
     items = []
-    for qid, parent in steps.page_questions(step, live):
+    for qid, parent in shown:
         question = questionnaire.QUESTIONS[qid]
         options = question.options
-        if question.choices_within:
+        if question.choices_within and not (saved_unknown and question.choices_within not in live):
             chosen = set(live.get(question.choices_within) or ())
             options = tuple(o for o in options if o.code in chosen)
         reveal = _reveal(qid, parent) if parent else None
@@ -177,9 +194,23 @@ def render_step(
         return_to=request.args.get("return_to"),
         previous=steps.previous_step(step, live),
         selected_regions=set(live.get("regions") or ()),
-        clinics=clinic_contacts() if step.personal == DOB_FIELDS else [],
+        clinics=_clinics_on(step, database_down),
         region_labels={code: region.label for code, region in questionnaire.REGIONS.items()},
     )
+
+
+def _clinics_on(step: Step, database_down: bool) -> list[tuple[Clinic, clinics.Contact]]:
+    """The clinic choice of the first page; none while the database cannot be read (the
+    page then keeps the posted choice in a hidden field)."""
+    if step.personal != DOB_FIELDS:
+        return []
+    if not database_down:
+        return clinic_contacts()
+    try:
+        return clinic_contacts()
+    except UNAVAILABLE:
+        discard_session()
+        return []
 
 
 # ------------------------------------------------------------------ pages
@@ -314,10 +345,8 @@ def language() -> Response:
     """
     if not i18n.choose(request.form.get("lang", "")):
         abort(400)
-    target = request.form.get("next", "")
-    # Only a path of this site (never //host or a scheme): no open redirect.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("questionnaire.start")
+    # Only a path of this site (never //host, a scheme or a control character).
+    target = security.safe_next(request.form.get("next"), url_for("questionnaire.start"))
     return redirect(target, code=303)
 
 
@@ -372,17 +401,68 @@ def render_saved(draft: Draft, **extra: Any) -> str:
     )
 
 
-@bp.get("/r/<token>")
-def resume_link(token: str) -> Response:
+@bp.route("/r/<token>", methods=["GET", "POST"])
+def resume_link(token: str) -> Any:
+    """A resume link: the date of birth first, then a new token, then the saved answers.
+
+    Nothing saved is shown until the date of birth matches (the result of a sent form
+    neither), and then the draft gets a new token, as with the code: whoever had the link
+    before (someone who made a form and sent its link to another person, say) can no
+    longer open it. The browser that already holds the draft opens its own link at once.
+    Wrong dates count against the form (``RATELIMIT_RESUME_FORM``) and the address
+    (``RATELIMIT_RESUME``); after the draft's lifetime the link opens nothing.
+    """
     try:
         draft = drafts.by_token(token)
     except drafts.DraftNotFound:
+        mine = current_draft()
+        if mine is not None and drafts.replaced(mine, token):
+            return _continue(mine)  # this browser moved it on: its own old link
         if drafts.was_replaced(token):
-            # The form went on elsewhere with the code: say so, and nothing more.
+            # The form went on elsewhere: say so, and nothing more.
             return render_template("questionnaire/link_replaced.html")
         return redirect(url_for("questionnaire.resume", expired=1), code=303)
-    remember(token)
-    return _continue(draft)
+    held = session.get(SESSION_KEY)
+    if isinstance(held, str) and secrets.compare_digest(held, token):
+        return _continue(draft)
+    if not drafts.can_be_checked(draft):
+        # No date of birth saved: nothing to check a person against, so it cannot be
+        # opened from another browser (nor with the code).
+        return redirect(url_for("questionnaire.resume", expired=1), code=303)
+    dob_form = forms.form_class(steps.BY_ID["about-you"])(
+        formdata=request.form if request.method == "POST" else None
+    )
+    errors = {}
+    if request.method == "POST":
+        if wait := _wrong_dates_wait(draft.key, count=False):
+            return ratelimit.wait_page(wait)
+        dob, dob_error = forms._dob(dob_form, today())
+        if dob_error is None and not drafts.dob_matches(draft, dob):
+            _wrong_dates_wait(draft.key, count=True)
+            dob_error = _(
+                "That date of birth does not match these saved answers. Check it and try again."
+            )
+        if dob_error is None:
+            remember(drafts.rotate_token(draft))
+            return _continue(draft)
+        errors["dob"] = dob_error
+    return render_template(
+        "questionnaire/resume_link.html",
+        form=dob_form,
+        errors=errors,
+        token=token,
+        gate_form=ResumeForm(),
+    )
+
+
+def _wrong_dates_wait(draft_key: str, *, count: bool) -> int | None:
+    """Check, or count, a wrong date of birth for one form (``RATELIMIT_RESUME_FORM``).
+
+    The request's read transaction ends first: on SQLite it holds the write lock
+    (BEGIN IMMEDIATE), which the counter's own short transaction would wait for.
+    """
+    db.session.commit()
+    return ratelimit.wait_for_form("RATELIMIT_RESUME_FORM", draft_key, count=count)
 
 
 def _continue(draft: Draft) -> Response:
@@ -405,15 +485,22 @@ def resume() -> Any:
             code_error = _("Enter the code you were given.")
         elif dob_error is None:
             try:
-                draft = drafts.by_code(code, dob or "")
+                draft = drafts.live_by_code(code)
             except drafts.DraftNotFound:
-                code_error = _(
-                    "We could not find saved answers with that code and date of birth. "
-                    "Check both and try again."
-                )
-            else:
+                draft = None
+            # The form's count is checked before the date, so a right date over the
+            # limit is not told apart from a wrong one.
+            if draft is not None and (wait := _wrong_dates_wait(draft.key, count=False)):
+                return ratelimit.wait_page(wait)
+            if draft is not None and drafts.dob_matches(draft, dob):
                 remember(drafts.rotate_token(draft))
                 return _continue(draft)
+            if draft is not None:
+                _wrong_dates_wait(draft.key, count=True)
+            code_error = _(
+                "We could not find saved answers with that code and date of birth. "
+                "Check both and try again."
+            )
         errors = {k: v for k, v in {"code": code_error, "dob": dob_error}.items() if v}
         return render_template(
             "questionnaire/resume.html",
@@ -489,7 +576,7 @@ def submit() -> Any:
         # Nothing was stored (one transaction) and the draft is untouched: say so and
         # let the person press Send again.
         current_app.logger.exception("submit failed")
-        db.session.rollback()
+        discard_session()
         draft = current_draft()
         message = _(
             "We could not send your answers just now. They are still saved. "
@@ -570,6 +657,60 @@ def start_again() -> Response:
     return see_other("questionnaire.start")
 
 
+# ------------------------------------------------------------------ outages
+
+
+def unavailable(error: Exception) -> Any:
+    """The database failed during a patient's request: 503, and nothing typed is lost.
+
+    A question page comes back with every value as posted, and pressing its button again
+    sends it; "Send my answers" comes back as a button that sends again. Other pages say
+    the service is busy and offer to try again. Anything saved before is still saved: a
+    page is one transaction, and the submission too.
+    """
+    current_app.logger.exception("Database unavailable during a patient's request")
+    discard_session()
+    if request.method == "POST" and request.endpoint == "questionnaire.step":
+        step = steps.BY_ID.get((request.view_args or {}).get("step_id", ""))
+        if step is not None:
+            message = _(
+                "We could not save this page. Your answers are still here: try again in a minute."
+            )
+            draft, known = _draft_if_readable()
+            form = forms.form_class(step)()
+            answers = draft.answers if draft is not None else {}
+            page = render_step(
+                step, form, answers, message=message, saved_unknown=not known, database_down=True
+            )
+            return page, 503
+    if request.method == "POST" and request.endpoint == "questionnaire.submit":
+        message = _(
+            "We could not send your answers just now. They are still saved. "
+            "Please wait a moment and press “Send my answers” again."
+        )
+        draft, _known = _draft_if_readable()
+        form = forms.ConsentForm()
+        if draft is not None and draft.submission_id is not None:
+            return see_other("questionnaire.done")  # it was stored before the failure
+        if draft is not None:
+            return render_review(draft, form, message=message), 503
+        return render_template("questionnaire/send_again.html", form=form, message=message), 503
+    return render_error(503)
+
+
+def _draft_if_readable() -> tuple[Draft | None, bool]:
+    """This browser's draft, if the database answers now; and whether it could be read."""
+    try:
+        return current_draft(), True
+    except UNAVAILABLE:
+        discard_session()
+        return None, False
+
+
+for _error in UNAVAILABLE:
+    bp.register_error_handler(_error, unavailable)
+
+
 # ------------------------------------------------------------------ expiry
 
 
@@ -596,12 +737,14 @@ def csrf_expired(error: CSRFError) -> Any:
             return render_review(draft, forms.ConsentForm(), message=message)
     if request.endpoint == "questionnaire.resume":
         return redirect(url_for("questionnaire.resume"), code=303)
+    if request.endpoint == "questionnaire.resume_link":
+        return redirect(request.path, code=303)  # the date of birth page again
     if request.blueprint == "staff":
-        # A staff post without a valid token may be an attack: record it (security L05).
-        with contextlib.suppress(audit.AuditError):
-            audit.record(
-                "authz.csrf_failed", outcome="denied", detail={"endpoint": request.endpoint}
-            )
+        # A staff post without a valid token may be an attack: recorded (security L05),
+        # from people not signed in only up to a number per address and hour.
+        too_many = csrf_failures.refused()
+        if too_many is not None:
+            return too_many
     return render_template(
         "errors/error.html",
         code=400,

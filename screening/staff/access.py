@@ -15,15 +15,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from screening import audit
 from screening.extensions import db
 from screening.models import BreakGlassGrant, Role, StaffSession, StaffUser, utcnow
+from screening.security import safe_next  # the one check of ``next``, patient pages too
 
 SESSION_KEY = "staff_sid"
 
@@ -71,6 +72,9 @@ PUBLIC = frozenset(
         "staff.login",
     }
 )
+#: Blueprints that authenticate every request with a bearer token of their own instead of a
+#: staff sign-in: the record systems' API (screening/fhir/views.py, deny by default there).
+TOKEN_BLUEPRINTS = frozenset({"fhir"})
 #: Endpoints for someone who has given a password but not yet the second factor.
 SECOND_FACTOR = frozenset({"staff.second_factor", "staff.enrol", "staff.logout"})
 
@@ -240,6 +244,37 @@ def grant_emergency_access(user: StaffUser, reason: str) -> BreakGlassGrant:
     return grant
 
 
+def emergency_grants(start: datetime, end: datetime, limit: int = 200) -> list[BreakGlassGrant]:
+    """Emergency access turned on from ``start`` (inclusive) to ``end`` (exclusive).
+
+    Newest first, with who turned it on; at most ``limit``.
+    """
+    return list(
+        db.session.scalars(
+            select(BreakGlassGrant)
+            .options(joinedload(BreakGlassGrant.user))
+            .where(BreakGlassGrant.created_at >= start, BreakGlassGrant.created_at < end)
+            .order_by(BreakGlassGrant.created_at.desc(), BreakGlassGrant.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+#: Most grants listed on an administrator's queue; the audit report lists them all.
+NOTICE_LIMIT = 20
+
+
+def recent_emergency_access() -> list[BreakGlassGrant]:
+    """Emergency access of the last ``BREAK_GLASS_NOTICE_HOURS``, for administrators' queue.
+
+    Anyone with ``submission:view`` can turn it on with a reason alone, so administrators
+    are shown every use at once, with who, when and why, to check it.
+    """
+    now = utcnow()
+    since = now - timedelta(hours=current_app.config["BREAK_GLASS_NOTICE_HOURS"])
+    return emergency_grants(since, now + timedelta(seconds=1), limit=NOTICE_LIMIT)
+
+
 def end_emergency_access(user: StaffUser) -> None:
     grant = active_grant(user)
     if grant is not None:
@@ -252,21 +287,13 @@ def sees_every_clinic(user: StaffUser) -> bool:
     return user.role == Role.ADMIN or g.get("break_glass_id") is not None
 
 
-def safe_next(target: str | None, default: str) -> str:
-    """Accept only local paths for ``next`` (no scheme, host or protocol-relative tricks)."""
-    if not target or "\\" in target or any(ord(c) < 32 for c in target):
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
-    return target
-
-
 def _gate() -> Any:
     """Deny by default: send anyone without a full staff sign-in to the sign-in page."""
     endpoint = request.endpoint
     if endpoint is None or endpoint in PUBLIC:
         return None
+    if request.blueprint in TOKEN_BLUEPRINTS:
+        return None  # bearer tokens, checked (deny by default) by the blueprint itself
     if current_user.is_authenticated:
         return None
     staff_session = current_staff_session()

@@ -23,23 +23,46 @@ __all__ = ["BOM", "DEFAULT_DAYS", "FORMULA_STARTS", "QUESTION_IDS", "neutralise"
 BOM = "\ufeff"
 #: The export form's default range: the last 30 days on the clinic's calendar.
 DEFAULT_DAYS = 30
-#: A cell starting with one of these is read as a formula by spreadsheet programs.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A cell starting with one of these is read as a formula by spreadsheet programs (a
+#: pipe starts the old DDE calls; tab, CR and LF shift what a program sees as the start).
+FORMULA_STARTS = ("=", "+", "-", "@", "|", "\t", "\r", "\n")
+#: Signs no compatibility mapping folds to ``-`` or ``+`` that still read as one: the
+#: minus sign (what NFKC makes of the superscript and subscript minus), and the heavy
+#: plus and minus. Every dash (Unicode category Pd) counts as a minus too.
+LOOK_ALIKES = frozenset("\u2212\u2795\u2796")
+
+
+def _formula_like(char: str) -> bool:
+    """Whether ``char`` is, or looks like, a character that starts a formula.
+
+    NFKC folds every compatibility form to its plain character ("＝" U+FF1D, "﹦" U+FE66,
+    "＋" U+FF0B, "﹢" U+FE62, "－" U+FF0D, "﹣" U+FE63, "＠" U+FF20, "｜" U+FF5C, "⁼"...), so
+    any one a spreadsheet program folds the same way is caught.
+    """
+    folded = unicodedata.normalize("NFKC", char)[:1]
+    return (
+        folded in FORMULA_STARTS
+        or folded in LOOK_ALIKES
+        or (folded != "" and unicodedata.category(folded) == "Pd")
+    )
 
 
 def neutralise(value: object) -> str:
     """Return a cell that a spreadsheet shows as text, never runs (OWASP CSV injection).
 
-    Full-width and other compatibility look-alikes of ``= + - @`` ("＝", "﹢", "－", "＠")
-    count too: some spreadsheet programs fold them to the plain sign.
+    A cell is prefixed with ``'`` when its first character, or its first one after any
+    spaces and invisible formatting characters (which some programs trim on import),
+    starts a formula or looks like one (:func:`_formula_like`).
     """
     if value is None:
         return ""
     if isinstance(value, list | tuple):
         value = ";".join(str(v) for v in value)
     text = str(value)
-    first = unicodedata.normalize("NFKC", text[:1])
-    risky = text.startswith(FORMULA_STARTS) or first.startswith(FORMULA_STARTS)
+    visible = next(
+        (c for c in text if not (c.isspace() or unicodedata.category(c) in ("Cf", "Zs"))), ""
+    )
+    risky = any(_formula_like(char) for char in (text[:1], visible) if char)
     return "'" + text if risky else text
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     HiddenField,
     PasswordField,
     RadioField,
@@ -14,9 +13,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from screening.bounds import DayField, coerce_id
 from screening.clinics import US_ZONES, WEEKDAYS, zone_label
 from screening.staff.access import ROLES
 from screening.staff.credentials import MAX_LENGTH
@@ -29,6 +29,8 @@ class LoginForm(FlaskForm):
     password = PasswordField(
         "Password", validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)]
     )
+    #: Asked with the password only while the address must wait (staff/throttle.py).
+    code = StringField("6-digit code from your authenticator app", validators=[Length(max=12)])
 
 
 class CodeForm(FlaskForm):
@@ -56,7 +58,12 @@ class NewUserForm(FlaskForm):
         "Full name", validators=[DataRequired("Enter the person's name."), Length(max=100)]
     )
     role = SelectField("Role", choices=[SelectChoice(r, r.title()) for r in ROLES])
-    clinics = SelectMultipleField("Clinics", coerce=int, validate_choice=False)
+    clinics = SelectMultipleField(
+        "Clinics",
+        coerce=coerce_id,
+        validate_choice=False,
+        invalid_value_message="Choose clinics from the list.",
+    )
     password = PasswordField("First password", validators=[DataRequired("Enter a first password.")])
 
 
@@ -97,7 +104,12 @@ class ClinicEditForm(FlaskForm):
 
 
 class MoveClinicForm(FlaskForm):
-    clinic = SelectField("Move to clinic", coerce=int, validate_choice=False)
+    clinic = SelectField(
+        "Move to clinic",
+        coerce=coerce_id,
+        validate_choice=False,
+        invalid_value_message="Choose a clinic from the list.",
+    )
     reason = StringField(
         "Why does it move?",
         description="Kept in its history, for everyone who works on it.",
@@ -116,23 +128,37 @@ class PasswordChangeForm(FlaskForm):
     new = PasswordField("New password", validators=[DataRequired("Enter a new password.")])
 
 
+def _someone(value: object) -> int | None:
+    """The activity report's person: an id, or None for "no one" (emergency access only)."""
+    return None if value in ("", None) else coerce_id(value)
+
+
 class ActivityForm(FlaskForm):
-    """Admin report: what did a user touch between two dates."""
+    """Admin report: emergency access in some days, and what one user touched in them."""
 
     class Meta:
         csrf = False  # a read-only GET report
 
-    user = SelectField("Staff member", coerce=int, validate_choice=False)
-    start = StringField("From (YYYY-MM-DD)", validators=[Length(max=10)])
-    end = StringField("To (YYYY-MM-DD, inclusive)", validators=[Length(max=10)])
+    user = SelectField(
+        "Staff member",
+        coerce=_someone,
+        validate_choice=False,
+        invalid_value_message="Choose a staff member from the list.",
+    )
+    start = DayField("From (YYYY-MM-DD)", validators=[InputRequired("Enter the first day.")])
+    end = DayField("To (YYYY-MM-DD, inclusive)", validators=[InputRequired("Enter the last day.")])
+
+    def validate_end(self, field: DayField) -> None:
+        if self.start.data and field.data and field.data < self.start.data:
+            raise ValidationError("The last day must be on or after the first day.")
 
 
 class ExportForm(FlaskForm):
     """Days on the clinic's calendar (the view fills in the last 30 days on GET)."""
 
-    start = DateField("From", validators=[DataRequired("Enter the first day, like 2026-11-01.")])
-    end = DateField(
-        "To (inclusive)", validators=[DataRequired("Enter the last day, like 2026-11-30.")]
+    start = DayField("From", validators=[InputRequired("Enter the first day, like 2026-11-01.")])
+    end = DayField(
+        "To (inclusive)", validators=[InputRequired("Enter the last day, like 2026-11-30.")]
     )
     values = RadioField(
         "Values",
@@ -143,7 +169,7 @@ class ExportForm(FlaskForm):
         default="words",
     )
 
-    def validate_end(self, field: DateField) -> None:
+    def validate_end(self, field: DayField) -> None:
         if self.start.data and field.data and field.data < self.start.data:
             raise ValidationError("The last day must be on or after the first day.")
 

@@ -24,6 +24,7 @@ from sqlalchemy import Select, false, func, select, union
 from sqlalchemy.orm import defer, joinedload
 
 from screening import search_index
+from screening.bounds import DAY_MESSAGE, parse_day, record_id
 from screening.clinics import Hours, day_start, waiting_label
 from screening.extensions import db
 from screening.i18n import ENGLISH_NAMES
@@ -71,43 +72,59 @@ class Filters:
     #: Exclusive: the start of the day after the "to" date.
     date_to: datetime | None = None
     page: int = 1
+    #: (argument, message) for each typed date that could not be used: the page shows the
+    #: message next to it (status 400) and lists without that filter.
+    problems: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_args(
         cls, args: Any, me: int | None = None, zone: str = "UTC", default_view: str = "open"
     ) -> Filters:
-        """Read filters from query arguments, ignoring anything malformed.
+        """Read filters from query arguments.
+
+        A choice that is not one of the page's (a view, status, clinic...) is ignored, as
+        if "any" had been chosen. A typed date outside :mod:`screening.bounds`' range is
+        ignored too, and named in ``problems`` for the page to say so.
 
         :param me: the signed-in staff member's id, for "assigned to me".
         :param zone: the clinic's time zone: a date means that calendar day there.
         :param default_view: the view without a "view" argument (a search looks at all).
         """
+        problems: list[tuple[str, str]] = []
 
         def day(name: str) -> date | None:
-            try:
-                return datetime.strptime(args.get(name, ""), "%Y-%m-%d").date()
-            except ValueError:
-                return None
+            text = args.get(name, "")
+            found = parse_day(text)
+            if text and found is None:
+                problems.append((name, DAY_MESSAGE))
+            return found
 
         clinic = args.get("clinic", "")
         page = args.get("page", "1")
         start, end = day("from"), day("to")
+        if start and end and end < start:
+            problems.append(("to", "The last day must be on or after the first day."))
         assigned = args.get("assigned", "")
         view = args.get("view", "")
         return cls(
             view=view if view in VIEWS else default_view,
             status=args.get("status", "") if args.get("status") in STATUS_LABELS else "",
             outcome=args.get("outcome", "") if args.get("outcome") in OUTCOMES else "",
-            clinic_id=int(clinic) if re.fullmatch(r"[0-9]{1,9}", clinic) else None,
+            clinic_id=record_id(clinic),
             no_clinic=clinic == NO_CLINIC,
             assignee=me if assigned == "me" else 0 if assigned == "none" else None,
             language=args.get("language", "") if args.get("language") in ENGLISH_NAMES else "",
-            date_from=day_start(start, zone) if start and start.year > 1 else None,
-            date_to=day_start(end + timedelta(days=1), zone) if end and end.year < 9999 else None,
+            date_from=day_start(start, zone) if start else None,
+            date_to=day_start(end + timedelta(days=1), zone) if end else None,
             page=min(int(page), 100_000)
             if re.fullmatch(r"[0-9]{1,6}", page) and int(page) > 0
             else 1,
+            problems=tuple(problems),
         )
+
+    def problem(self, name: str) -> str | None:
+        """The message for the typed date ``name`` ("from" or "to") when it was not used."""
+        return dict(self.problems).get(name)
 
     @property
     def assigned(self) -> str:

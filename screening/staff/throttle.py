@@ -1,12 +1,32 @@
-"""Sign-in throttling: failures counted in the database, so every worker sees them.
+"""Sign-in throttling: growing delays, counted in the database so every worker sees them.
 
-A lock on one account never affects another, and an address limit only affects that
-address, so nobody can lock everyone out.
+Failures (wrong password, wrong code) are kept in ``login_attempt`` and counted over the
+last ``LOGIN_THROTTLE_MINUTES`` (60) in two ways:
+
+- **Per account**, from any address, since the account's last successful sign-in: after
+  ``LOGIN_MAX_FAILURES`` (5) failures each further try for that username must wait,
+  counted from the last failure, ``LOGIN_FIRST_DELAY_SECONDS`` (15), then twice as long
+  after each further failure, up to ``LOGIN_MAX_DELAY_SECONDS`` (900). A try refused while
+  waiting is not checked and not counted, so the wait always ends, and the person who owns
+  the account gets in with the right password once it has. It holds an attacker to about
+  10 to 15 guesses an hour per account.
+- **Per address**, for any username: after ``LOGIN_MAX_FAILURES_PER_ADDRESS`` (20)
+  failures from one address, a password alone from that address waits in the same way.
+  That address is often a whole clinic's network, so it never keeps a colleague out: with
+  the password, the 6-digit code from their authenticator app lets them sign in at once.
+  Both are checked together and any mistake gets the same answer, so guessing passwords
+  from that address learns nothing without the code. (An account without a code set up
+  yet, at its first sign-in, waits with the others.)
+
+Failures for other accounts therefore never keep anyone out, and the page says how long
+to wait. Counted in the database: every worker and instance sees the same
+numbers; nothing here needs a table of its own.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 
 from flask import current_app, request
 from sqlalchemy import func, select
@@ -14,7 +34,8 @@ from sqlalchemy import func, select
 from screening.extensions import db
 from screening.models import LoginAttempt, utcnow
 
-TOO_MANY = "Too many failed sign-ins. Wait 15 minutes, then try again."
+#: A general message, for pages that do not say how long (the wait is on the sign-in page).
+TOO_MANY = "Too many failed sign-ins. Wait a few minutes, then try again."
 
 
 def _window() -> timedelta:
@@ -25,24 +46,79 @@ def client_address() -> str:
     return request.remote_addr or "-"
 
 
-def throttled(username: str, ip: str) -> bool:
-    """Too many recent failures for this account (since its last success), or from ``ip``."""
-    since = utcnow() - _window()
+def delay_after(failures: int, free: int) -> float:
+    """Seconds a try must wait after the last of ``failures``, when ``free`` are allowed."""
+    over = failures - free
+    if over < 0:
+        return 0.0
+    config = current_app.config
+    first = float(config["LOGIN_FIRST_DELAY_SECONDS"])
+    return min(float(config["LOGIN_MAX_DELAY_SECONDS"]), first * 2 ** min(over, 32))
+
+
+def _wait(failures: int, last: datetime | None, free: int, now: datetime) -> int:
+    if last is None:
+        return 0
+    left = delay_after(failures, free) - (now - last).total_seconds()
+    return max(0, math.ceil(left))
+
+
+def account_wait(username: str) -> int:
+    """Seconds before the next try for ``username`` is checked (0: now)."""
+    now = utcnow()
+    since = now - _window()
     last_ok = db.session.scalar(
         select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.username == username, LoginAttempt.success
+            LoginAttempt.username == username[:64], LoginAttempt.success
         )
     )
-    account_since = max(since, last_ok) if last_ok else since
-    failures = select(func.count()).select_from(LoginAttempt).where(~LoginAttempt.success)
-    by_account = db.session.scalar(
-        failures.where(LoginAttempt.username == username, LoginAttempt.at > account_since)
-    )
-    by_address = db.session.scalar(failures.where(LoginAttempt.ip == ip, LoginAttempt.at > since))
-    config = current_app.config
+    count, last = db.session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username[:64],
+            ~LoginAttempt.success,
+            LoginAttempt.at > (max(since, last_ok) if last_ok else since),
+        )
+    ).one()
+    return _wait(count, last, current_app.config["LOGIN_MAX_FAILURES"], now)
+
+
+def address_wait(ip: str) -> int:
+    """Seconds before a password alone from ``ip`` is checked (0: now)."""
+    now = utcnow()
+    count, last = db.session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.ip == ip, ~LoginAttempt.success, LoginAttempt.at > now - _window()
+        )
+    ).one()
+    return _wait(count, last, current_app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"], now)
+
+
+def throttled(username: str, ip: str | None = None) -> bool:
+    """Whether tries for this account must wait now (the per-account delay only).
+
+    For checks made after the password (the code step, a signed-in person's password or
+    code): the address's count is left out there, since a colleague failing from the
+    same network must not stop them. ``ip`` is accepted for older callers and unused.
+    """
+    return account_wait(username) > 0
+
+
+def duration(seconds: int) -> str:
+    """ "15 seconds", "1 minute", "4 minutes": how long to wait, rounded up."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def account_message(seconds: int) -> str:
+    return f"Too many failed sign-ins for this account. Wait {duration(seconds)}, then try again."
+
+
+def address_message(seconds: int) -> str:
     return (
-        by_account >= config["LOGIN_MAX_FAILURES"]
-        or by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+        f"Too many failed sign-ins from this network. Wait {duration(seconds)}, or sign in "
+        "now with your password and the 6-digit code from your authenticator app."
     )
 
 

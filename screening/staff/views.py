@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +13,7 @@ from flask import (
     flash,
     g,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -25,7 +26,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from screening import audit, integrity, presentation
+from screening import audit, bounds, integrity, presentation
 from screening.clinics import Hours, day_start, format_time, page_zone, zone_label, zone_of
 from screening.clinics import today as clinic_today
 from screening.extensions import db
@@ -44,10 +45,20 @@ from screening.models import (
 from screening.pdf import render_pdf
 from screening.presentation import STAFF as STAFF_WORDS
 from screening.presentation import outcome_words
-from screening.staff import accounts, batches, credentials, exports, forms, queue, workflow
+from screening.staff import (
+    accounts,
+    batches,
+    credentials,
+    exports,
+    forms,
+    queue,
+    throttle,
+    workflow,
+)
 from screening.staff.access import (
     active_grant,
     current_staff_session,
+    emergency_grants,
     end_current_session,
     end_emergency_access,
     end_user_sessions,
@@ -56,6 +67,7 @@ from screening.staff.access import (
     has_permission,
     permission_required,
     promote_session,
+    recent_emergency_access,
     safe_next,
     sees_every_clinic,
     start_session,
@@ -65,9 +77,12 @@ from screening.summaries import STYLESHEETS as SUMMARY_STYLESHEETS
 from screening.summaries import build_summary
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+# No staff view gets text PostgreSQL would refuse (a NUL): 400 first (screening/bounds.py).
+bp.before_request(bounds.refuse_nul)
 
 NEXT_KEY = "staff_next"
 WRONG = "The username or password is wrong."
+WRONG_WITH_CODE = "The username, password or code is wrong."
 
 
 def _as_actor(username: str, user: StaffUser | None) -> Any:
@@ -85,31 +100,59 @@ def login() -> Any:
         return redirect(url_for("staff.queue_page"))
     form = forms.LoginForm()
     error = None
+    wait = 0
+    ask_code = False
     if request.method == "GET":
         session[NEXT_KEY] = safe_next(request.args.get("next"), "")
     if form.validate_on_submit():
         username = form.username.data.strip().lower()
         user = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
-        if throttled(username, client_address()):
+        # Per account first: it holds whoever tries, and the page says how long.
+        wait = throttle.account_wait(username)
+        address_wait = 0 if wait else throttle.address_wait(client_address())
+        # Failures from this address (often the clinic's network) ask for the code with
+        # the password, rather than keep everyone at this address out.
+        ask_code = address_wait > 0
+        code = (form.code.data or "").strip()
+        if wait or (ask_code and not code):
+            wait = wait or address_wait
             audit.record(
                 "auth.login_failed",
                 actor=_as_actor(username, user),
                 outcome="denied",
                 detail={"reason": "throttled"},
             )
-            error = TOO_MANY
+            error = (throttle.address_message if ask_code else throttle.account_message)(wait)
         else:
             live = user if user is not None and user.active else None
-            if credentials.check_password(live.password_hash if live else None, form.password.data):
+            right = credentials.check_password(
+                live.password_hash if live else None, form.password.data
+            )
+            if ask_code:
+                # Password and code together, one answer for any mistake.
+                step = None
+                if right and live.totp_secret:
+                    step = credentials.accept_code(live.totp_secret, code, live.totp_last_step)
+                if step is not None:
+                    g.staff_session = start_session(live, "password")
+                    return _finish_sign_in(live, step)
+                error = WRONG_WITH_CODE
+            elif right:
                 start_session(live, "password")
                 return redirect(
                     url_for("staff.second_factor" if live.totp_secret else "staff.enrol")
                 )
+            else:
+                error = WRONG
             record_attempt(username, False)
             audit.record("auth.login_failed", actor=_as_actor(username, user), outcome="failure")
-            error = WRONG
-    status = 200 if error is None else 401
-    return render_template("staff/login.html", form=form, error=error), status
+    status = 200 if error is None else 429 if wait else 401
+    response = make_response(
+        render_template("staff/login.html", form=form, error=error, ask_code=ask_code), status
+    )
+    if wait:
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _finish_sign_in(user: StaffUser, step: int) -> Response:
@@ -165,11 +208,22 @@ def enrol() -> Any:
     form = forms.CodeForm()
     error = None
     if form.validate_on_submit():
+        if throttled(user.username, client_address()):
+            end_current_session()
+            audit.record(
+                "auth.mfa_failed",
+                actor=user,
+                outcome="denied",
+                detail={"stage": "enrol", "reason": "throttled"},
+            )
+            flash(TOO_MANY)
+            return redirect(url_for("staff.login"))
         step = credentials.accept_code(user.totp_pending, form.code.data, 0)
         if step is not None:
             user.totp_secret, user.totp_pending = user.totp_pending, None
             audit.record("account.mfa_enrolled", actor=user, target=user.username)
             return _finish_sign_in(user, step)
+        record_attempt(user.username, False)
         audit.record("auth.mfa_failed", actor=user, outcome="failure", detail={"stage": "enrol"})
         error = (
             "That code did not work. Check the time on your phone is right, then try the new code."
@@ -178,7 +232,7 @@ def enrol() -> Any:
         user.totp_pending, user.username, current_app.config["CLINIC_NAME"]
     )
     # The QR code is drawn by segno on this server from data we made; it holds no input.
-    qr = Markup(credentials.qr_svg(uri))  # noqa: S704
+    qr = Markup(credentials.qr_svg(uri))  # noqa: S704  (our own SVG)  # nosec B704
     secret = " ".join(user.totp_pending[i : i + 4] for i in range(0, len(user.totp_pending), 4))
     return render_template("staff/enrol.html", form=form, error=error, qr=qr, secret=secret)
 
@@ -201,8 +255,15 @@ def reauthenticate() -> Any:
     """Password and code again before a sensitive action."""
     form = forms.ReauthForm()
     error = None
+    status = 200
     user = current_user
     if form.validate_on_submit():
+        # The same count as sign-in: a person at an unattended session cannot guess on.
+        if throttled(user.username, client_address()):
+            audit.record(
+                "auth.reauthenticate", actor=user, outcome="denied", detail={"reason": "throttled"}
+            )
+            return render_template("staff/reauth.html", form=form, error=TOO_MANY), 429
         step = None
         if credentials.check_password(user.password_hash, form.password.data):
             step = credentials.accept_code(user.totp_secret, form.code.data, user.totp_last_step)
@@ -211,14 +272,14 @@ def reauthenticate() -> Any:
             promoted = promote_session(g.staff_session)
             promoted.authenticated_at = utcnow()
             db.session.commit()
+            record_attempt(user.username, True)
             audit.record("auth.reauthenticate", actor=user)
             return redirect(safe_next(request.args.get("next"), url_for("staff.queue_page")))
         record_attempt(user.username, False)
         audit.record("auth.reauthenticate", actor=user, outcome="failure")
         error = "The password or code is wrong."
-    return render_template(
-        "staff/reauth.html", form=form, error=error
-    ), 200 if error is None else 401
+        status = 401
+    return render_template("staff/reauth.html", form=form, error=error), status
 
 
 @bp.get("/session")
@@ -237,21 +298,43 @@ def keepalive() -> Any:
 
 @bp.route("/password", methods=["GET", "POST"])
 def password() -> Any:
+    """Change one's own password; the current one is checked, counted and audited like a
+    sign-in (a person at an unattended session must not be able to guess it)."""
     form = forms.PasswordChangeForm()
     errors: dict[str, str] = {}
+    status = 200
+    username = current_user.username
     if form.validate_on_submit():
-        if not credentials.check_password(current_user.password_hash, form.current.data):
-            errors["current"] = "Your current password is wrong."
-        elif problem := credentials.password_problem(form.new.data, current_user.username):
-            errors["new"] = problem
+        if throttled(username, client_address()):
+            audit.record(
+                "account.password_change",
+                outcome="denied",
+                target=username,
+                detail={"reason": "throttled"},
+            )
+            errors["current"], status = TOO_MANY, 429
+        elif not credentials.check_password(current_user.password_hash, form.current.data):
+            record_attempt(username, False)
+            audit.record(
+                "account.password_change",
+                outcome="failure",
+                target=username,
+                detail={"reason": "wrong current password"},
+            )
+            errors["current"], status = "Your current password is wrong.", 401
+        elif problem := credentials.password_problem(form.new.data, username):
+            errors["new"], status = problem, 400
         else:
             current_user.password_hash = credentials.hash_password(form.new.data)
             end_user_sessions(current_user, keep=g.staff_session)
             db.session.commit()
-            audit.record("account.password_change", target=current_user.username)
+            record_attempt(username, True)
+            audit.record("account.password_change", target=username)
             flash("Your password is changed. You were signed out everywhere else.")
             return redirect(url_for("staff.queue_page"))
-    return render_template("staff/password.html", form=form, errors=errors)
+    elif form.errors:
+        status = 400
+    return render_template("staff/password.html", form=form, errors=errors), status
 
 
 # ------------------------------------------------------------------ submissions
@@ -264,7 +347,7 @@ def _visible_clinics() -> list[Clinic]:
     return list(current_user.clinics)
 
 
-def _queue_page(search: str = "") -> str:
+def _queue_page(search: str = "") -> tuple[str, int]:
     clinic_list = _visible_clinics()
     zone = page_zone(clinic_list)
     # A search finds a person whatever the state of their form; the list opens on open work.
@@ -285,6 +368,9 @@ def _queue_page(search: str = "") -> str:
         else None
     )
     now = utcnow()
+    # Administrators see every emergency access of the last day at once, with its reason.
+    emergency = recent_emergency_access() if has_permission(current_user, "audit:read") else []
+    today = clinic_today(zone)
     targets = current_app.config["QUEUE_TARGETS"]
     shown = [*found.rows, *(orphans.rows if orphans else ())]
     cap = queue.SEARCH_CAP if search.strip() else queue.COUNT_CAP
@@ -309,24 +395,32 @@ def _queue_page(search: str = "") -> str:
         outcomes=STAFF_WORDS.outcomes,
         languages=ENGLISH_NAMES,
         args={k: v for k, v in request.args.items() if k != "page"},
+        emergency=emergency,
+        emergency_review=url_for(
+            "staff.audit_activity",
+            start=(today - timedelta(days=1)).isoformat(),
+            end=today.isoformat(),
+        ),
+        now=now,
     )
     # Lists are audited with the ids shown; a search also notes that one ran.
     # Written once the page is rendered: its commit expires the rows, and rendering them
     # after it would load each one again, one query per row.
     action = "submission.search" if search.strip() else "submission.list"
     audit.record(action, detail={"ids": [row.id for row in shown]})
-    return html
+    # A typed date that cannot be used is named next to its field; the rest still applies.
+    return html, 400 if filters.problems else 200
 
 
 @bp.get("/")
 @permission_required("submission:list")
-def queue_page() -> str:
+def queue_page() -> tuple[str, int]:
     return _queue_page()
 
 
 @bp.post("/search")
 @permission_required("submission:list")
-def search() -> str:
+def search() -> tuple[str, int]:
     """Search by reference, name or phone: a POST, so names never appear in URLs or logs."""
     return _queue_page((request.form.get("q") or "")[:100])
 
@@ -399,8 +493,7 @@ def submission(public_id: str) -> Any:
 
 
 def _expected_version() -> int:
-    raw = request.form.get("version", "")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1
+    return bounds.record_id(request.form.get("version", "")) or -1
 
 
 def _after_change(item: Submission, message: str) -> Response:
@@ -428,11 +521,8 @@ def submission_status(public_id: str) -> Any:
 def submission_assign(public_id: str) -> Any:
     item = _get_visible(public_id)
     raw = request.form.get("assignee", "")
-    assignee = (
-        db.session.get(StaffUser, int(raw))
-        if raw.isascii() and raw.isdigit() and len(raw) < 10
-        else None
-    )
+    assignee_id = bounds.record_id(raw)
+    assignee = db.session.get(StaffUser, assignee_id) if assignee_id else None
     if raw and assignee is None:
         return _detail(item, error="Choose a staff member from the list.")
     try:
@@ -638,7 +728,8 @@ def export() -> Any:
         form.start.data = last - timedelta(days=exports.DEFAULT_DAYS)
         form.end.data = last
     if not form.validate_on_submit():
-        return render_template("staff/export.html", form=form, zone_name=zone_label(zone))
+        status = 400 if form.errors else 200
+        return render_template("staff/export.html", form=form, zone_name=zone_label(zone)), status
     start = day_start(form.start.data, zone)
     end = day_start(form.end.data + timedelta(days=1), zone)
     rows = db.session.scalars(
@@ -713,7 +804,11 @@ def user_new() -> Any:
             audit.record("account.create", target=user.username, detail={"role": user.role})
             flash(f"Account {user.username} created. They set up their code at first sign-in.")
             return redirect(url_for("staff.users"))
-    return render_template("staff/user_new.html", form=form, errors=errors)
+    for name, messages in form.errors.items():
+        errors.setdefault(name, messages[0])
+    return render_template("staff/user_new.html", form=form, errors=errors), (
+        400 if errors else 200
+    )
 
 
 def _user_or_404(user_id: int) -> StaffUser:
@@ -771,7 +866,7 @@ def clinics() -> Any:
 
 
 def _clinic_or_404(clinic_id: int) -> Clinic:
-    clinic = db.session.get(Clinic, clinic_id) if clinic_id < 2**31 else None
+    clinic = db.session.get(Clinic, clinic_id)  # the URL's <int:...> is a valid id
     if clinic is None:
         abort(404)
     return clinic
@@ -853,33 +948,44 @@ def audit_submission() -> str:
     )
 
 
-def _day(text: str | None) -> date | None:
-    """A typed YYYY-MM-DD date within the years a calendar day can start in any zone."""
-    try:
-        day = datetime.strptime(text or "", "%Y-%m-%d").date()
-    except ValueError:
-        return None
-    return day if 1 < day.year < 9999 else None
-
-
 @bp.get("/admin/audit/activity")
 @permission_required("audit:read")
-def audit_activity() -> str:
+def audit_activity() -> Any:
+    """Emergency access in some days (the daily review), and what one person touched then.
+
+    The days are the clinic's calendar days. With no one chosen, only the emergency access
+    is listed.
+    """
     form = forms.ActivityForm(request.args)
     people = db.session.scalars(select(StaffUser).order_by(StaffUser.username)).all()
-    form.user.choices = [SelectChoice(p.id, p.username) for p in people]
-    start, end = _day(form.start.data), _day(form.end.data)
-    events = []
-    if form.user.data and start and end:
-        # The dates are the clinic's calendar days.
+    form.user.choices = [
+        SelectChoice("", "No one: emergency access only"),
+        *(SelectChoice(p.id, p.username) for p in people),
+    ]
+    asked = bool(request.args)
+    searched = asked and form.validate()
+    events: list[audit.AuditEvent] = []
+    grants: list[BreakGlassGrant] = []
+    if searched:
         zone = _staff_zone()
-        events = audit.for_actor(
-            form.user.data, day_start(start, zone), day_start(end + timedelta(days=1), zone)
+        start = day_start(form.start.data, zone)
+        end = day_start(form.end.data + timedelta(days=1), zone)
+        grants = emergency_grants(start, end)
+        if form.user.data:
+            events = audit.for_actor(form.user.data, start, end)
+        audit.record(
+            "audit.view",
+            target=str(form.user.data) if form.user.data else None,
+            detail={"report": "activity"},
         )
-        audit.record("audit.view", target=str(form.user.data), detail={"report": "activity"})
     return render_template(
-        "staff/audit_activity.html", form=form, events=events, searched=bool(start and end)
-    )
+        "staff/audit_activity.html",
+        form=form,
+        events=events,
+        grants=grants,
+        searched=searched,
+        person=next((p.username for p in people if searched and p.id == form.user.data), None),
+    ), (400 if asked and not searched else 200)
 
 
 @bp.app_context_processor

@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from screening import audit, search_index
 from screening.extensions import db
+from screening.fhir.models import ApiReceipt
 from screening.models import (
     DONE_STATUSES,
     STATUS_LABELS,
@@ -150,7 +151,8 @@ def move_to_clinic(
     if clinic.id == submission.clinic_id:
         raise NotAllowed(f"It is already at {clinic.name}.")
     old = submission.clinic.name if submission.clinic else None
-    values: dict[str, object] = {"clinic_id": clinic.id}
+    # Stamped again, so the new clinic's record system meets it in its feed (screening/fhir).
+    values: dict[str, object] = {"clinic_id": clinic.id, "feed_updated_at": utcnow()}
     if submission.assigned_to is not None and not may_work_on(submission.assigned_to, clinic.id):
         values["assigned_to_id"] = None
     _bump(submission, expected_version, **values)
@@ -223,7 +225,8 @@ def _words(change: SubmissionChange) -> str:
 
 
 def timeline(submission: Submission) -> list[Line]:
-    """Notes, status changes, assignments, clinic moves, prints, PDFs and exports."""
+    """Notes, status changes, assignments, clinic moves, prints, PDFs and exports, and
+    record systems marking it as received (through the API, screening/fhir)."""
     notes = db.session.scalars(
         select(SubmissionNote)
         .where(SubmissionNote.submission_id == submission.id)
@@ -253,6 +256,25 @@ def timeline(submission: Submission) -> list[Line]:
             ),
         )
         for change in changes
+    ]
+    receipts = db.session.scalars(
+        select(ApiReceipt)
+        .where(ApiReceipt.submission_id == submission.id)
+        .options(joinedload(ApiReceipt.token))
+    ).all()
+    lines += [
+        (
+            receipt.at,
+            2,
+            receipt.id,
+            Line(
+                receipt.at,
+                f"{receipt.token.name} (record system)",
+                "received",
+                "Marked as received through the API",
+            ),
+        )
+        for receipt in receipts
     ]
     lines.sort(key=lambda entry: entry[:3], reverse=True)
     return [entry[3] for entry in lines]

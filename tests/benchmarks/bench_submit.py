@@ -182,7 +182,9 @@ def percentile(values: list[float], pct: float) -> float:
 
 def stored_rows(url: str, secret: str) -> tuple[list[tuple[str, str, str]], str | None]:
     """Return (reference, submit_key, full_name) of every row, and SQLite's integrity check."""
-    os.environ.update({"DATABASE_URL": url, "SECRET_KEY": secret})
+    os.environ.update(
+        {"DATABASE_URL": url, "SECRET_KEY": secret, "SCREENING_TRUSTED_PROXY_COUNT": "0"}
+    )
     from sqlalchemy import select, text
 
     from screening import create_app
@@ -221,16 +223,20 @@ def main() -> int:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DATABASE_URL": url,
             "SCREENING_ENVIRONMENT": "production",
+            # The patients reach gunicorn directly: no proxy in front.
+            "SCREENING_TRUSTED_PROXY_COUNT": "0",
         }
         env.pop("SCREENING_SQLALCHEMY_DATABASE_URI", None)
-        subprocess.run(  # noqa: S603
-            [str(VENV_BIN / "flask"), "--app", "screening", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        for command in (("db", "upgrade"), ("clinic", "add", "Benchmark Clinic")):
+            # A clinic to send to: with none, the form does not start (nothing would submit).
+            subprocess.run(  # noqa: S603
+                [str(VENV_BIN / "flask"), "--app", "screening", *command],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
         port = free_port()
         log_path = Path(tmp) / "gunicorn.log"
         with log_path.open("wb") as log:

@@ -22,9 +22,9 @@ drawn as often as real ones are). Then, as the median of ``--repeat`` runs:
    new font configuration every time (how ``render_pdf`` worked before it kept them), the
    page without its body figure (SVG), without its two-cell splits (sections, rules and
    questions one under another), without the page's margin boxes, with no stylesheet; the
-   HTML (summary built and template rendered), the CSS parse, WeasyPrint's layout and its PDF writing; the queries
-   the route runs. Then a cProfile of one heavy PDF request, sorted by cumulative time
-   (skip with ``--no-profile``).
+   HTML (summary built and template rendered), the CSS parse, WeasyPrint's layout and its
+   PDF writing; the queries the route runs. Then a cProfile of one heavy PDF request,
+   sorted by cumulative time (skip with ``--no-profile``).
 4. Batches of each size in ``--batches`` through ``POST /staff/summaries.pdf`` as the
    queue's form sends them: from the POST to the last byte of the PDF (a batch prepared in
    the background is followed through its status page until its PDF is ready), once each

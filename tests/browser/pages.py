@@ -402,6 +402,8 @@ class Journey:
         path = urlsplit(self.page.url).path
         if path.startswith("/step/"):
             return StepPage(self)
+        if path.startswith("/r/"):
+            return ResumeLinkPage(self)
         cls = {
             "/": StartPage,
             "/review": ReviewPage,
@@ -636,6 +638,22 @@ class SavedPage(BasePage):
 
 class ResumePage(BasePage):
     path = "/resume"
+
+
+class ResumeLinkPage(BasePage):
+    """A resume link opened in a browser without the form: the date of birth first."""
+
+    path = "/r/link"
+
+    @property
+    def name(self) -> str:
+        return "resume-link"
+
+    def open_with(self, born: date) -> BasePage:
+        self.driver.fill("dob_month", str(born.month))
+        self.driver.fill("dob_day", str(born.day))
+        self.driver.fill("dob_year", str(born.year))
+        return self._go('main form button[type="submit"]')
 
 
 # ------------------------------------------------------------------ the whole journey

@@ -22,6 +22,7 @@ from tests.browser.pages import (
     Mouse,
     PageWeights,
     ResultPage,
+    ResumeLinkPage,
     ReviewPage,
     SavedPage,
     StepPage,
@@ -223,8 +224,10 @@ def test_close_the_browser_and_resume_in_a_new_one(open_context, live_server, re
     first.close()  # the browser is gone, and its cookies with it
 
     later = journey(open_context().new_page(), live_server)
-    page = later.open(link)
-    # Straight to the first page not yet answered.
+    gate = later.open(link)
+    # Another browser: the date of birth first, then the first page not yet answered.
+    assert isinstance(gate, ResumeLinkPage), gate
+    page = gate.open_with(date_of_birth(V01["age"], later.today))
     assert isinstance(page, StepPage) and page.step_id == "feels-like", page
     # The earlier pages still hold their answers.
     earlier = page.previous()

@@ -55,7 +55,11 @@ def test_save_and_come_back_later_on_another_device_with_the_link(app, patient):
     assert re.fullmatch(r"[2-9A-Z]{3}-[2-9A-Z]{3}-[2-9A-Z]{3}", code)
 
     other = Patient(app.test_client())
-    response = other.get(link.replace("http://localhost", ""))
+    path = link.replace("http://localhost", "")
+    # Another browser is asked for the date of birth first (see test_resume_link.py).
+    assert "Open your saved answers" in other.get(path).get_data(as_text=True)
+    year, month, day = saved_draft(app).personal["dob"].split("-")
+    response = other.post(path, {"dob_day": day, "dob_month": month, "dob_year": year})
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/step/how-bad")
     html = other.get("/step/how-bad").get_data(as_text=True)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from screening import audit
 from screening.audit import AuditEvent
 from screening.extensions import db
+from screening.fhir import views as fhir_views
 from screening.models import Clinic, Submission
 from screening.questionnaire import steps
 from screening.staff import access, accounts
@@ -26,6 +27,8 @@ ADMIN_ONLY = {
     "staff.clinic_edit",
     "staff.audit_submission",
     "staff.audit_activity",
+    "staff.api_tokens",
+    "staff.api_token_new",
 }
 
 
@@ -63,12 +66,16 @@ def submit_for(app, clinic_name: str | None = None) -> Submission:
 def test_anonymous_requests_to_every_non_public_endpoint_go_to_sign_in(app, client):
     checked = 0
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in access.PUBLIC:
+        if rule.endpoint in access.PUBLIC or rule.endpoint in fhir_views.OPEN:
             continue
         for method in ("GET", "POST"):
             if method not in rule.methods:
                 continue
             response = client.open(url_for_rule(rule), method=method)
+            if rule.endpoint.split(".")[0] in access.TOKEN_BLUEPRINTS:
+                # Bearer tokens instead of a sign-in (tests/fhir/test_api.py).
+                assert response.status_code == 401, (rule.rule, method)
+                continue
             assert response.status_code in (302, 400), (rule.rule, method, response.status_code)
             if response.status_code == 302:
                 assert response.headers["Location"].startswith("/staff/login"), rule.rule

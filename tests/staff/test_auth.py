@@ -170,6 +170,152 @@ def test_failures_throttle_the_account_not_everyone(make_app, clock):
     assert StaffClient(app.test_client()).sign_in(target).status_code == 302
 
 
+WRONG_PASSWORD = "wrong password here"
+ATTACKER = {"REMOTE_ADDR": "192.0.2.200"}
+
+
+def fail(client: StaffClient, username: str, password: str = WRONG_PASSWORD, **kwargs):
+    client.get("/staff/login")
+    return client.post("/staff/login", {"username": username, "password": password}, **kwargs)
+
+
+def test_account_failures_make_each_try_wait_longer_and_say_how_long(app, intake, clock):
+    browser = StaffClient(app.test_client())
+    statuses = [fail(browser, intake.username).status_code for _ in range(5)]
+    assert statuses == [401] * 5
+    # The sixth try waits 15 seconds, even with the right password, and is not checked.
+    refused = fail(browser, intake.username, intake.password)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "15"
+    text = refused.get_data(as_text=True)
+    assert "Too many failed sign-ins for this account. Wait 15 seconds, then try again." in text
+    clock.shift(10)
+    assert "Wait 5 seconds" in fail(browser, intake.username).get_data(as_text=True)
+    clock.shift(5)
+    # A sixth failure: now 30 seconds, then 60 (a refused try did not add to it).
+    assert fail(browser, intake.username).status_code == 401
+    assert fail(browser, intake.username).headers["Retry-After"] == "30"
+    clock.shift(30)
+    assert fail(browser, intake.username).status_code == 401
+    assert "Wait 1 minute," in fail(browser, intake.username).get_data(as_text=True)
+    clock.shift(60)
+    # Once the wait is over the right password gets in, and the count starts again.
+    assert StaffClient(app.test_client()).sign_in(intake).status_code == 302
+    assert fail(browser, intake.username).status_code == 401
+
+
+def test_an_attacker_trying_whenever_allowed_gets_few_guesses_an_hour(app, intake, clock):
+    """A05: at most 100 failures an hour per account; the growing waits allow far fewer."""
+    attacker = StaffClient(app.test_client())
+    failures, elapsed = 0, 0
+    while elapsed < 3600:
+        response = fail(attacker, intake.username, environ_base=ATTACKER)
+        if response.status_code == 401:
+            failures += 1
+        else:
+            wait = int(response.headers["Retry-After"])
+            clock.shift(wait)
+            elapsed += wait
+    assert 10 <= failures <= 15
+
+
+def test_the_wait_stops_growing_at_the_maximum(make_app, clock):
+    app = make_app(LOGIN_MAX_DELAY_SECONDS=120)
+    account = make_staff(app, "max.wait", "intake")
+    browser = StaffClient(app.test_client())
+    for _ in range(12):
+        fail(browser, account.username)
+        clock.shift(121)
+    fail(browser, account.username)
+    assert fail(browser, account.username).headers["Retry-After"] == "120"
+
+
+def test_failures_for_other_accounts_from_the_same_network_keep_no_colleague_out(
+    app, intake, clock
+):
+    """Issue 14: anyone on the clinic's network could lock every staff member out."""
+    attacker = StaffClient(app.test_client())
+    statuses = [fail(attacker, f"guess{n}", environ_base=ATTACKER).status_code for n in range(25)]
+    # 20 failures, then tries that wait (not checked, not counted).
+    assert statuses == [401] * 20 + [429] * 5
+    # A password alone from that network now waits too; the page says for how long and
+    # how to sign in at once.
+    colleague = StaffClient(app.test_client())
+    colleague.get("/staff/login")
+    login = {"username": intake.username, "password": intake.password}
+    asked = colleague.post("/staff/login", login, environ_base=ATTACKER)
+    text = asked.get_data(as_text=True)
+    assert asked.status_code == 429 and asked.headers["Retry-After"] == "15"
+    assert "Too many failed sign-ins from this network. Wait 15 seconds, or sign in now" in text
+    assert 'name="code"' in text and "authenticator app" in text
+    signed_in = colleague.post(
+        "/staff/login", {**login, "code": intake.code()}, environ_base=ATTACKER
+    )
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/staff/")
+    assert colleague.get("/staff/", environ_base=ATTACKER).status_code == 200
+    assert ("auth.login", "success") in audit_actions(app)
+    # Another address is not affected at all.
+    elsewhere = StaffClient(app.test_client())
+    clock.shift(30)  # a new code
+    assert elsewhere.sign_in(intake).status_code == 302
+
+
+def test_on_a_noisy_network_a_password_alone_is_never_checked(app, intake, clock):
+    """Guessing from that address learns nothing about a password without the code."""
+    attacker = StaffClient(app.test_client())
+    for number in range(20):
+        fail(attacker, f"guess{number}", environ_base=ATTACKER)
+    right = fail(attacker, intake.username, intake.password, environ_base=ATTACKER)
+    wrong = fail(attacker, intake.username, environ_base=ATTACKER)
+    unknown = fail(attacker, "nobody.here", environ_base=ATTACKER)
+
+    def body(response):
+        return response.get_data(as_text=True).replace(attacker.token or "", "")
+
+    assert right.status_code == wrong.status_code == unknown.status_code == 429
+    assert body(right) == body(wrong)
+    # With a made-up code, the right and a wrong password get the same answer.
+    attempts = []
+    for password in (intake.password, WRONG_PASSWORD):
+        attacker.get("/staff/login")
+        attempts.append(
+            attacker.post(
+                "/staff/login",
+                {"username": intake.username, "password": password, "code": "000000"},
+                environ_base=ATTACKER,
+            )
+        )
+    assert [a.status_code for a in attempts] == [401, 401]
+    assert "The username, password or code is wrong." in body(attempts[0])
+    assert body(attempts[0]) == body(attempts[1])
+
+
+def test_same_network_as_the_attacker_gets_in_once_the_account_wait_is_over(app, intake, clock):
+    attacker = StaffClient(app.test_client())
+    for _ in range(5):
+        fail(attacker, intake.username, environ_base=ATTACKER)
+    colleague = StaffClient(app.test_client())
+    assert (
+        fail(colleague, intake.username, intake.password, environ_base=ATTACKER).status_code == 429
+    )
+    clock.shift(15)
+    # Five failures from the address: not enough to ask for the code; the password works.
+    response = fail(colleague, intake.username, intake.password, environ_base=ATTACKER)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/staff/code")
+
+
+def test_the_network_wait_grows_and_then_a_password_alone_is_checked_again(app, intake, clock):
+    attacker = StaffClient(app.test_client())
+    for number in range(20):
+        fail(attacker, f"guess{number}", environ_base=ATTACKER)
+    clock.shift(15)
+    assert fail(attacker, "guess20", environ_base=ATTACKER).status_code == 401
+    assert fail(attacker, "guess21", environ_base=ATTACKER).headers["Retry-After"] == "30"
+    clock.shift(30)
+    colleague = StaffClient(app.test_client())
+    response = fail(colleague, intake.username, intake.password, environ_base=ATTACKER)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/staff/code")
+
+
 def test_unknown_user_and_wrong_password_look_the_same(app, staff_client, intake, clock):
     staff_client.get("/staff/login")
     unknown = staff_client.post(

@@ -121,7 +121,7 @@ def test_values_are_words_by_default_and_codes_when_chosen(app, desk):
     refused = desk.post(
         "/staff/export", {"start": "2026-11-23", "end": "2026-11-23", "values": "x"}
     )
-    assert refused.status_code == 200 and refused.mimetype == "text/html"
+    assert refused.status_code == 400 and refused.mimetype == "text/html"
     assert "Choose words or codes." in refused.get_data(as_text=True)
 
 

@@ -85,8 +85,10 @@ def test_filters_counts_and_pagination(app, desk, clock):
     assert "28 submissions." in desk.get(f"/staff/?from=2000-01-01&to={today}").get_data(
         as_text=True
     )
-    # Malformed filters are ignored, never a 500.
-    assert desk.get("/staff/?page=-3&clinic=abc&from=notadate&status=bogus").status_code == 200
+    # Malformed choices are ignored, never a 500; a date that cannot be used is named (400).
+    assert desk.get("/staff/?page=-3&clinic=abc&status=bogus").status_code == 200
+    refused = desk.get("/staff/?page=-3&clinic=abc&from=notadate&status=bogus")
+    assert refused.status_code == 400 and "28 submissions." in refused.get_data(as_text=True)
 
 
 def test_counts_stop_at_a_cap_and_paging_goes_on(app, desk, clock, monkeypatch):

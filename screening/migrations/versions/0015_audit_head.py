@@ -5,8 +5,8 @@ transaction as each appended audit row (screening/audit.py). The next row follow
 so after the newest rows are deleted the next one leaves a gap, and `audit verify`
 reports a table that ends before its head. Triggers let it move forward only.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-05
 
 """
@@ -14,8 +14,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

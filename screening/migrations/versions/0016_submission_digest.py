@@ -3,8 +3,8 @@
 Filled here for the submissions already stored (screening/integrity.py makes it from the
 decrypted content and the key set's index key, so this needs the app's keys, as 0013).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-05
 
 """
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from screening import crypto, integrity
 
 
-revision = '0015'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

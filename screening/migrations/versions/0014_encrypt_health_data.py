@@ -16,8 +16,8 @@ Downgrade decrypts everything again and restores the plain search columns. Both
 directions need the key set the app uses (run them with ``flask db upgrade`` /
 ``downgrade``).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05
 
 """
@@ -30,8 +30,8 @@ from screening import crypto, search_index
 
 
 # revision identifiers, used by Alembic.
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
