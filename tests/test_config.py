@@ -103,6 +103,7 @@ def test_a_remote_postgresql_without_tls_is_warned_about_at_start(
     import logging
 
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("SCREENING_TRUSTED_PROXY_COUNT", "0")
     monkeypatch.setattr(logging.getLogger("screening.database"), "disabled", False)
     if url.startswith("sqlite"):
         url = f"sqlite:///{tmp_path}/x.db"

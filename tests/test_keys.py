@@ -143,6 +143,7 @@ def test_totp_seeds_notes_and_batch_pdfs_are_encrypted(app):
 def production(monkeypatch, tmp_path):
     """The environment of a production start, without any data keys."""
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("SCREENING_TRUSTED_PROXY_COUNT", "0")  # checked before the keys
     for name in ("SCREENING_ENVIRONMENT", "SCREENING_DATA_KEYS"):
         monkeypatch.delenv(name, raising=False)
     return {

@@ -59,18 +59,20 @@ def upgrade():
     with op.batch_alter_table('api_receipt', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_receipt_submission_id'), ['submission_id'], unique=False)
 
-    with op.batch_alter_table('submission', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('feed_updated_at', sa.DateTime(), nullable=True))
+    # Added in place, never by rebuilding the table: on SQLite a rebuild drops and re-creates
+    # `submission`, which with foreign keys on would clear every draft's link to its
+    # submission (ON DELETE SET NULL) or fail. NOT NULL with a placeholder default, then
+    # each row gets its own time.
+    op.add_column('submission', sa.Column(
+        'feed_updated_at', sa.DateTime(), nullable=False, server_default='1970-01-01 00:00:00'
+    ))
     op.execute("UPDATE submission SET feed_updated_at = submitted_at")
-    with op.batch_alter_table('submission', schema=None) as batch_op:
-        batch_op.alter_column('feed_updated_at', existing_type=sa.DateTime(), nullable=False)
-        batch_op.create_index('ix_submission_clinic_feed', ['clinic_id', 'feed_updated_at', 'public_id'], unique=False)
+    op.create_index('ix_submission_clinic_feed', 'submission', ['clinic_id', 'feed_updated_at', 'public_id'], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('submission', schema=None) as batch_op:
-        batch_op.drop_index('ix_submission_clinic_feed')
-        batch_op.drop_column('feed_updated_at')
+    op.drop_index('ix_submission_clinic_feed', table_name='submission')
+    op.drop_column('submission', 'feed_updated_at')  # in place (SQLite 3.35+), see upgrade
 
     with op.batch_alter_table('api_receipt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_receipt_submission_id'))
