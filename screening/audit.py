@@ -59,6 +59,7 @@ role only what it needs, for example::
     -- as a superuser, once
     CREATE ROLE screening_owner LOGIN;   -- runs `flask db upgrade`
     CREATE ROLE screening_app LOGIN;     -- the web workers
+    GRANT CREATE, USAGE ON SCHEMA public TO screening_owner;  -- PostgreSQL 15+ needs it
     GRANT USAGE ON SCHEMA public TO screening_app;
 
     -- as screening_owner, after `flask db upgrade`

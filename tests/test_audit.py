@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 import time_machine
 from flask import Flask, g
 from flask_login import LoginManager, UserMixin, login_user
 from sqlalchemy import event, func, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from screening import audit
+from screening import audit, create_app
 from screening.audit import Actor, AuditError, AuditEvent
-from screening.config import ConfigError
+from screening.config import ConfigError, database_url_from_env
 from screening.extensions import db
 
 ADDRESS = {"REMOTE_ADDR": "203.0.113.7"}
@@ -501,3 +503,114 @@ def test_a_derived_chain_key_is_warned_about_at_start(monkeypatch, tmp_path, cap
     with caplog.at_level(logging.WARNING, logger="screening.audit"):
         create_app({**config, "AUDIT_HMAC_KEY": "k" * 40})
     assert "AUDIT_HMAC_KEY is not set" not in caplog.text
+
+
+# ------------------------------------------------------------------ the app's PostgreSQL role
+
+
+def _recipe() -> tuple[list[str], list[str]]:
+    """The role recipe of screening.audit's docstring: (superuser part, owner part), as
+    statements. Read from the docstring itself, so the test runs what the docs say."""
+    block = audit.__doc__.split("-- as a superuser, once", 1)[1].split("-- check:", 1)[0]
+    superuser, owner = block.split("-- as screening_owner, after `flask db upgrade`")
+
+    def statements(part: str) -> list[str]:
+        lines = [line.split("--", 1)[0].strip() for line in part.splitlines()]
+        return [s.strip() for s in " ".join(lines).split(";") if s.strip()]
+
+    return statements(superuser), statements(owner)
+
+
+_POSTGRES = (database_url_from_env() or "").startswith("postgres")
+
+
+@pytest.mark.skipif(
+    not _POSTGRES, reason="PostgreSQL roles and privileges; run by CI's PostgreSQL pass"
+)
+def test_the_documented_app_role_may_only_read_and_append_the_trail(app):
+    """The GRANT/REVOKE recipe in screening.audit's docstring, applied as written (roles
+    renamed so parallel runs do not collide), leaves the app's role able to append
+    through :func:`audit.record` and read the trail, and refused UPDATE, DELETE and
+    TRUNCATE on ``audit_event`` by privilege, before any trigger runs.
+
+    PostgreSQL only, and skipped on SQLite on purpose: SQLite has no roles (the trigger
+    tests above cover it), and CI's PostgreSQL pass runs this test.
+    """
+    with app.app_context():
+        url = db.engine.url
+    tag = uuid.uuid4().hex[:8]
+    prefix = (url.database or "screening")[:40]
+    owner, app_role = f"{prefix}_owner_{tag}", f"{prefix}_app_{tag}"
+    superuser_part, owner_part = _recipe()
+    assert len(superuser_part) == 4 and len(owner_part) == 4, (superuser_part, owner_part)
+
+    def rename(statement: str) -> str:
+        return statement.replace("screening_owner", f'"{owner}"').replace(
+            "screening_app", f'"{app_role}"'
+        )
+
+    app_engine = None
+    try:
+        with app.app_context(), db.engine.begin() as conn:
+            for statement in superuser_part:
+                conn.execute(text(rename(statement)))
+            # `flask db upgrade` run as the owner: the owner owns the tables.
+            for table in db.metadata.sorted_tables:
+                conn.execute(text(f'ALTER TABLE "{table.name}" OWNER TO "{owner}"'))
+            conn.execute(text(f'SET LOCAL ROLE "{owner}"'))
+            # The owner can run the migrations (PostgreSQL 15 no longer lets anyone create
+            # in the public schema by default).
+            assert conn.scalar(text("SELECT has_schema_privilege('public', 'CREATE')"))
+            for statement in owner_part:
+                conn.execute(text(rename(statement)))
+            granted = conn.scalars(
+                text(
+                    "SELECT privilege_type FROM information_schema.role_table_grants "
+                    "WHERE table_name = 'audit_event' AND grantee = :role"
+                ),
+                {"role": app_role},
+            ).all()
+        assert sorted(granted) == ["INSERT", "SELECT"]
+
+        as_app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": app.config["SECRET_KEY"],
+                "SQLALCHEMY_DATABASE_URI": url.set(
+                    username=app_role, password=None
+                ).render_as_string(hide_password=False),
+            }
+        )
+        with as_app.app_context():
+            app_engine = db.engine
+            assert db.session.scalar(text("SELECT current_user")) == app_role
+            db.session.rollback()
+        record(as_app, "submission.view", submission_id=1)
+        record(as_app, "submission.view", submission_id=2)
+        assert [row.submission_id for row in rows(as_app)] == [1, 2]
+        assert problems(as_app) == []
+        for statement in (
+            "UPDATE audit_event SET target = 'x' WHERE id = 1",
+            "DELETE FROM audit_event WHERE id = 2",
+            "TRUNCATE audit_event",
+            "DELETE FROM audit_head",
+            "TRUNCATE audit_head",
+        ):
+            with pytest.raises(ProgrammingError) as refused:
+                raw_sql(as_app, statement)
+            assert isinstance(refused.value.orig, psycopg.errors.InsufficientPrivilege)
+            assert "permission denied" in str(refused.value.orig), statement
+        assert [row.submission_id for row in rows(app)] == [1, 2]
+        assert problems(app) == []
+    finally:
+        if app_engine is not None:
+            app_engine.dispose()
+        with app.app_context(), db.engine.begin() as conn:
+            for role in (owner, app_role):
+                exists = conn.scalar(
+                    text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": role}
+                )
+                if exists:
+                    conn.execute(text(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER'))
+                    conn.execute(text(f'DROP OWNED BY "{role}"'))
+                    conn.execute(text(f'DROP ROLE "{role}"'))
