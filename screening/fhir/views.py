@@ -33,6 +33,13 @@ rows they write.
 
 No cookie is read or set here and there is no session (:class:`screening.fhir.NoSessionForApi`),
 so no CSRF token either: a browser never adds a bearer token to a request by itself.
+
+Each submission's digest is checked before it is served, as on the staff pages
+(:func:`screening.integrity.check`, which audits a failure as ``submission.tamper``). One
+that fails is never served as if sound: a read of it answers 500 with an
+``OperationOutcome`` that says why, and a search or the plain feed leaves it out (the
+cursor still moves past it, so paging does not stall) and says how many it withheld (an
+``OperationOutcome`` entry with ``search.mode`` ``outcome``; ``withheld`` in the plain feed).
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ from sqlalchemy import select
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
-from screening import audit
+from screening import audit, integrity
 from screening.clinics import zone_of
 from screening.extensions import db
 from screening.fhir import PREFIX, feed, resources, tokens
@@ -242,6 +249,38 @@ def _not_found(resource: str) -> Response:
     return problem(404, f"No such {resource} for this token's clinics.")
 
 
+#: What a record system is told about a submission whose digest fails.
+UNSOUND = (
+    "The stored content of this submission fails its integrity check, so it is not sent. "
+    "The clinic has been told; ask it to check the submission."
+)
+
+
+def _unsound(item: Submission, resource: str) -> Response | None:
+    """500 (audited) when ``item`` fails its digest check; None when it is sound."""
+    if item.id not in integrity.check([item]):  # a failure is audited as submission.tamper
+        return None
+    _audit("api.read", [], outcome="failure", resource=resource, withheld=[item.id])
+    return problem(500, UNSOUND)
+
+
+def _sound(items: list[Submission]) -> tuple[list[Submission], list[int]]:
+    """``items`` that pass their digest check, and the ids of those left out (audited)."""
+    failed = integrity.check(items)
+    return [item for item in items if item.id not in failed], sorted(failed)
+
+
+def _withheld_entry(count: int) -> dict[str, Any]:
+    text = (
+        f"{count} submission(s) on this page fail their integrity check and are not sent. "
+        "The clinic has been told."
+    )
+    return {
+        "resource": resources.operation_outcome("processing", text, "warning"),
+        "search": {"mode": "outcome"},
+    }
+
+
 # ------------------------------------------------------------------ open documents
 
 
@@ -354,6 +393,8 @@ def bundle(reference: str) -> Response:
     item = _visible(Submission.reference == code) if code else None
     if item is None:
         return _not_found("Bundle")
+    if unsound := _unsound(item, "Bundle"):
+        return unsound
     clinic = item.clinic
     zone = zone_of(clinic)
     # The PDF takes a good part of a second: make it outside any transaction (on SQLite an
@@ -374,6 +415,8 @@ def questionnaire_response(public_id: str) -> Response:
     item = _visible(Submission.public_id == public_id) if feed.ID_RE.fullmatch(public_id) else None
     if item is None:
         return _not_found("QuestionnaireResponse")
+    if unsound := _unsound(item, "QuestionnaireResponse"):
+        return unsound
     response = respond(resources.questionnaire_response(item, base_url()))
     _audit("api.read", [item.id], resource="QuestionnaireResponse")
     return response
@@ -421,7 +464,8 @@ def search() -> Response:
     found = _search("QuestionnaireResponse")
     if isinstance(found, Response):
         return found
-    items, more, bounds = found
+    page, more, bounds = found
+    items, withheld = _sound(page)
     base = base_url()
     include = bool(request.args.getlist("_include"))
     entries = []
@@ -446,9 +490,11 @@ def search() -> Response:
         links.append(
             {
                 "relation": "next",
-                "url": _link("QuestionnaireResponse", feed.Position.of(items[-1])),
+                "url": _link("QuestionnaireResponse", feed.Position.of(page[-1])),
             }
         )
+    if withheld:
+        entries.append(_withheld_entry(len(withheld)))
     response = respond(
         {
             "resourceType": "Bundle",
@@ -458,7 +504,12 @@ def search() -> Response:
             "entry": entries,
         }
     )
-    _audit("api.read", [item.id for item in items], resource="QuestionnaireResponse")
+    _audit(
+        "api.read",
+        [item.id for item in items],
+        resource="QuestionnaireResponse",
+        **({"withheld": withheld} if withheld else {}),
+    )
     return response
 
 
@@ -468,9 +519,10 @@ def plain_feed() -> Response:
     found = _search("feed")
     if isinstance(found, Response):
         return found
-    items, more, bounds = found
+    page, more, bounds = found
+    items, withheld = _sound(page)
     base = base_url()
-    last = feed.Position.of(items[-1]) if items else bounds.after
+    last = feed.Position.of(page[-1]) if page else bounds.after
     response = respond(
         {
             "items": [
@@ -489,12 +541,18 @@ def plain_feed() -> Response:
                 }
                 for item in items
             ],
+            "withheld": len(withheld),
             "cursor": str(last) if last is not None else None,
             "next": _link("feed.json", last) if more else None,
         },
         content_type=PLAIN_JSON,
     )
-    _audit("api.read", [item.id for item in items], resource="feed")
+    _audit(
+        "api.read",
+        [item.id for item in items],
+        resource="feed",
+        **({"withheld": withheld} if withheld else {}),
+    )
     return response
 
 

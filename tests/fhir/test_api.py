@@ -559,7 +559,7 @@ def test_the_plain_feed_resumes_from_its_cursor(app, north):
     assert rest["next"] is None and rest["cursor"] == f"{last['lastUpdated']},{last['id']}"
     # Nothing new: the same cursor comes back, to ask with again later.
     empty = json.loads(system.get(f"/fhir/feed.json?_cursor={rest['cursor']}").data)
-    assert empty == {"items": [], "cursor": rest["cursor"], "next": None}
+    assert empty == {"items": [], "withheld": 0, "cursor": rest["cursor"], "next": None}
 
 
 def test_unused_methods_and_unknown_paths_answer_in_fhir(app, north):
