@@ -495,7 +495,7 @@ def test_a_derived_chain_key_is_warned_about_at_start(monkeypatch, tmp_path, cap
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
     monkeypatch.setenv("SCREENING_DATA_KEYS", new_keyring().to_json())
     monkeypatch.delenv("SCREENING_ENVIRONMENT", raising=False)
-    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}
+    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "TRUSTED_PROXY_COUNT": 0}
     with caplog.at_level(logging.WARNING, logger="screening.audit"):
         create_app(config)
     assert "AUDIT_HMAC_KEY is not set" in caplog.text
