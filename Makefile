@@ -70,10 +70,10 @@ endif
 lint: .venv/.synced  ## ruff
 	$(PY) -m ruff check screening tests
 
-# bandit reads .bandit (what it skips, and why); each "# nosec" in the code says why on its
-# line (tests/test_dependencies.py checks). Any finding fails: no severity is ignored.
+# bandit reads [tool.bandit] in pyproject.toml (what it skips, and why); each "# nosec" in
+# the code says why on its line (tests/test_dependencies.py checks). Any finding fails: no severity is ignored.
 check: .venv/.synced  ## static security check of the package (bandit)
-	$(PY) -m bandit --ini .bandit -r screening -q
+	$(PY) -m bandit -c pyproject.toml -r screening -q
 
 bench: .venv/.synced  ## benchmarks that print figures (several minutes)
 	$(PY) tests/benchmarks/bench_scoring.py

@@ -5,10 +5,10 @@ tests/known_vulnerable.toml, the advisories of the libraries we use with their a
 versions. It works offline, unlike pip-audit here (which, with no advisory feed reachable,
 reports nothing found while checking nothing).
 
-bandit runs in `make check` (config: .bandit). Its exceptions are kept honest here: every
-``# nosec`` names its check and says why on the same line, and the one check skipped for
-the whole package (B101, asserts) stays safe to skip: asserts are found only where they
-check the questionnaire's data files.
+bandit runs in `make check` (config: [tool.bandit] in pyproject.toml). Its exceptions are
+kept honest here: every ``# nosec`` names its check and says why on the same line, and the
+one check skipped for the whole package (B101, asserts) stays safe to skip: asserts are
+found only where they check the questionnaire's data files.
 """
 
 from __future__ import annotations
@@ -101,5 +101,5 @@ def test_asserts_only_check_data_files_so_bandit_may_skip_b101():
                 found[str(path.relative_to(ROOT))] += 1
     # The page order's own consistency (steps.py) and a type narrowing in the demo data
     # generator. An assert anywhere else may be guarding something: raise an error there,
-    # or explain it in .bandit and here.
+    # or explain it in pyproject.toml's [tool.bandit] and here.
     assert found == {"screening/questionnaire/steps.py": 3, "screening/demo.py": 1}
