@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+from typing import Any
 
 from flask import Flask, render_template, request
 
@@ -9,12 +10,22 @@ from screening import audit, errors, integrity
 from screening.crypto import DecryptionError
 from screening.extensions import db
 from screening.staff import access
-from screening.staff import api_tokens as _api_tokens  # noqa: F401 (adds its pages to bp)
-from screening.staff.views import bp
 
 log = logging.getLogger(__name__)
 
 __all__ = ["bp", "init_app"]
+
+
+def __getattr__(name: str) -> Any:
+    """``bp``, imported on first use: modules of the package (accounts, throttle...) are
+    read by others, and importing them must not pull in every staff view (a circular
+    import through the API token pages)."""
+    if name == "bp":
+        from screening.staff import api_tokens  # noqa: F401  (adds its pages to bp)
+        from screening.staff.views import bp
+
+        return bp
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def init_app(app: Flask) -> None:
@@ -35,6 +46,8 @@ def init_app(app: Flask) -> None:
     #: Tests that check it set it; the others post without tokens on purpose.
     app.config.setdefault("CSRF_AUDIT_PER_HOUR", 10_000 if app.testing else 10)
     access.init_app(app)
+    from screening.staff import bp
+
     app.register_blueprint(bp)
     errors.register_section_page(app, bp.url_prefix + "/", _error_page)
     # No audit, no patient data (security L03): a failed audit write shows a 503 page.
@@ -51,6 +64,8 @@ def _undecryptable(error: DecryptionError):
     log.error("stored data could not be decrypted: %s", error)
     with contextlib.suppress(audit.AuditError):
         audit.record("submission.tamper", outcome="error", detail={"kind": "unreadable"})
+    from screening.staff.views import bp
+
     if request.path.startswith(bp.url_prefix + "/"):
         page = render_template(
             "staff/error.html",
