@@ -268,6 +268,8 @@ def _plan_at(summary: ClinicianSummary, step: Step) -> Plan:
         + 0.35 * m.size
     )
     height += m.text(90 + len(summary.outcome_label), full - 12) + 1.0 * m.size
+    if summary.integrity_warning:  # the tamper box above everything: border, padding, margin
+        height += m.text(len(summary.integrity_warning), full - 14) + 1.4 * m.size + 6
     # The red box: heading, rules (one or two columns), sources, warning signs, safety.
     inner = full - 4 - 1.1 * m.size
     warnings = tuple(r for r in summary.warnings if r.effect not in step.bare)

@@ -89,3 +89,23 @@ def test_the_pool_reaches_the_worst_case():
     assert len(worst.warnings) >= 38
     assert worst.plan.step == summary_layout.STEPS[-1]
     assert max(len(set(s.region_codes)) for s in found) == len(questionnaire.REGIONS)
+
+
+def test_a_tamper_warning_is_planned_for_and_the_worst_case_still_fits(app, tmp_path):  # noqa: F811
+    """The integrity warning box sits above everything: the plan counts it, and the
+    heaviest form with it keeps its structured part on the first sheet."""
+    from dataclasses import replace
+
+    from screening import integrity
+
+    worst = heaviest()[0]
+    warned = replace(worst, integrity_warning=integrity.MISMATCH)
+    for step in summary_layout.STEPS:
+        plain = summary_layout._plan_at(worst, step).height_pt
+        assert summary_layout._plan_at(warned, step).height_pt > plain + 20
+    with app.test_request_context():
+        page = render_template("print/summary.html", summary=warned, paper="letter", pdf=True)
+        data = render_pdfs_as_one([page], STYLESHEETS)
+    texts = page_texts(data, tmp_path)
+    assert integrity.MISMATCH in texts[0]
+    assert_first_page_holds_all_but_own_words(texts, worst.reference)
