@@ -262,7 +262,7 @@ class StaffView:
     peg_score: float | None
     #: peg_p, peg_e, peg_g and pain_now.
     peg_items: tuple[Row, ...]
-    #: Pregnancy, blood thinners, allergies and the local-anaesthetic reaction.
+    #: Pregnancy, blood thinners, allergies and the local-anesthetic reaction.
     safety: tuple[Row, ...]
     #: Fired rules in the scorer's order: warnings (emergencies first), then support.
     rules: tuple[FiredRule, ...]

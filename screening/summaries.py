@@ -130,7 +130,7 @@ class ClinicianSummary:
     support_score: int
     #: Fired non-support rules, in the scorer's order (emergencies first).
     warnings: tuple[FiredRule, ...]
-    #: Blood thinners, allergies and the local-anaesthetic reaction, pregnancy and
+    #: Blood thinners, allergies and the local-anesthetic reaction, pregnancy and
     #: breastfeeding: always shown at the top, highlighted when not "none"/"no".
     safety: tuple[Row, ...]
     #: Warning-sign questions answered "yes" (the "red_flags" group: rf_*, headache items).

@@ -49,6 +49,7 @@ BRITISH = {
     r"\w*aemi\w*": "-emia (hyperglycemia, anemia)",
     r"o?edema": "edema",
     r"paediatric\w*|orthopaedic\w*|oesophag\w*|foet\w*|diarrhoea": "US medical spelling",
+    r"faec\w*|\w*aesthesi\w*": "fecal, paresthesia",
     r"enrol|enrols|enrolment": "enroll, enrollment",
     r"cancelled|cancelling|travelled|labelled|modelled": "single l",
     r"jewellery|cheques?|tyres?|kerbs?": "US spelling",

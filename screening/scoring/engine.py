@@ -49,7 +49,7 @@ ANTICOAG_CODES = frozenset(
         "bt_not_sure",
     }
 )
-#: spec 1.3 la_allergy: any local anaesthetic ticked in the allergy list.
+#: spec 1.3 la_allergy: any local anesthetic checked in the allergy list.
 LA_ALLERGY_CODES = frozenset({"alg_lidocaine", "alg_bupivacaine", "alg_other_caine"})
 #: The five ACR 2016 groups counted by acr_groups.
 ACR_GROUPS = frozenset({"AXIAL", "L-UPPER", "R-UPPER", "L-LOWER", "R-LOWER"})
