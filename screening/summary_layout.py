@@ -168,7 +168,7 @@ class _Measure:
         shown = summary.answered(tuple(rows))
         yeses = summary.said_yes(tuple(rows))
         nos = summary.said_no(tuple(rows))
-        height = self.text(sum(len(r.label) + len(r.id) + len(r.value) + 4 for r in shown), width)
+        height = self.text(sum(len(r.label) + len(r.id) + len(r.value) + 5 for r in shown), width)
         for listed in (yeses, nos):
             if listed:
                 height += self.text(8 + sum(len(r.label) + len(r.id) + 3 for r in listed), width)

@@ -85,9 +85,8 @@ def test_the_pool_reaches_the_worst_case():
     """The heaviest candidates really are the worst: every non-support rule the answers
     can fire together fires, and the densest step is needed."""
     found = heaviest()
-    worst = found[0]
-    assert len(worst.warnings) >= 38
-    assert worst.plan.step == summary_layout.STEPS[-1]
+    assert max(len(s.warnings) for s in found) >= 38
+    assert found[0].plan.step == summary_layout.STEPS[-1]
     assert max(len(set(s.region_codes)) for s in found) == len(questionnaire.REGIONS)
 
 
