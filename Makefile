@@ -75,10 +75,11 @@ lint: .venv/.synced  ## ruff
 check: .venv/.synced  ## static security check of the package (bandit)
 	$(PY) -m bandit -c pyproject.toml -r screening -q
 
-bench: .venv/.synced  ## benchmarks that print figures (several minutes)
+bench: .venv/.synced $(COMPILED)  ## benchmarks that print figures (several minutes)
 	$(PY) tests/benchmarks/bench_scoring.py
 	$(PY) tests/benchmarks/bench_queue.py
 	$(PY) tests/benchmarks/bench_submit.py
+	$(PY) tests/benchmarks/bench_server.py
 	$(PY) tests/benchmarks/bench_journey.py
 	$(PY) tests/benchmarks/bench_summary_pages.py
 	$(PY) tests/benchmarks/bench_summary_pdf.py

@@ -22,22 +22,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from http import client as http_client
-from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 # Run as a script: make the checkout importable ahead of site-packages, which holds an
@@ -45,12 +38,20 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from screening.questionnaire import steps  # noqa: E402
+from tests.benchmarks.served import (  # noqa: E402
+    Browser,
+    clinic_today,
+    flask_command,
+    git_commit,
+    percentile,
+    production_env,
+    start_gunicorn,
+    stop,
+)
 from tests.factories import BASELINE, CONTACT  # noqa: E402
-from tests.patient import TOKEN_RE, page_data  # noqa: E402
+from tests.patient import page_data  # noqa: E402
 
-VENV_BIN = ROOT / ".venv" / "bin"
 REFERENCE_RE = re.compile(r"\b[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}\b")
-TIMEOUT = 30
 MAX_PATIENTS = 2000
 MAX_CONCURRENCY = 64
 
@@ -66,39 +67,6 @@ class Outcome:
     error: str | None = None
     #: The request failed without a response (reset, timeout): never retried.
     no_response: bool = False
-
-
-class Browser:
-    """One patient's browser: its own cookies, a fresh connection when gunicorn closes it."""
-
-    def __init__(self, port: int) -> None:
-        self.conn = http_client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-        self.cookies: dict[str, str] = {}
-        self.token: str | None = None
-
-    def request(self, method: str, path: str, form: dict | None = None):
-        headers = {"Host": "127.0.0.1"}
-        body = None
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if form is not None:
-            body = urlencode({**form, "csrf_token": self.token or ""}, doseq=True)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
-        text = response.read().decode("utf-8", "replace")
-        if response.getheader("Connection", "").lower() == "close":
-            self.conn.close()  # gunicorn's sync workers close each connection
-        for header in response.headers.get_all("Set-Cookie") or []:
-            # Kept whatever the Secure flag says: a TLS proxy would sit in front.
-            for name, morsel in SimpleCookie(header).items():
-                if morsel["max-age"] == "0" or not morsel.value:
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
-        if match := TOKEN_RE.search(text):
-            self.token = match.group(1) or match.group(2)
-        return response.status, response.getheader("Location") or "", text
 
 
 def walk(port: int, name: str, today: date) -> Outcome:
@@ -142,49 +110,9 @@ def walk(port: int, name: str, today: date) -> Outcome:
     return outcome
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_listening(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start listening in time")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # gunicorn's graceful shutdown, workers included
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
-
-
-def stored_rows(url: str, secret: str) -> tuple[list[tuple[str, str, str]], str | None]:
+def stored_rows(env: dict[str, str]) -> tuple[list[tuple[str, str, str]], str | None]:
     """Return (reference, submit_key, full_name) of every row, and SQLite's integrity check."""
-    os.environ.update(
-        {"DATABASE_URL": url, "SECRET_KEY": secret, "SCREENING_TRUSTED_PROXY_COUNT": "0"}
-    )
+    os.environ.update(env)
     from sqlalchemy import select, text
 
     from screening import create_app
@@ -218,57 +146,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-submit-") as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
         engine = "PostgreSQL" if url.startswith("postgres") else "SQLite"
-        env = {
-            **os.environ,
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "DATABASE_URL": url,
-            "SCREENING_ENVIRONMENT": "production",
-            # The patients reach gunicorn directly: no proxy in front.
-            "SCREENING_TRUSTED_PROXY_COUNT": "0",
-        }
-        env.pop("SCREENING_SQLALCHEMY_DATABASE_URI", None)
-        for command in (("db", "upgrade"), ("clinic", "add", "Benchmark Clinic")):
-            # A clinic to send to: with none, the form does not start (nothing would submit).
-            subprocess.run(  # noqa: S603
-                [str(VENV_BIN / "flask"), "--app", "screening", *command],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-        port = free_port()
+        env = production_env(url, tmp)
+        # A clinic to send to: with none, the form does not start (nothing would submit).
+        flask_command(env, "db", "upgrade")
+        flask_command(env, "clinic", "add", "Benchmark Clinic")
         log_path = Path(tmp) / "gunicorn.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603
-                [
-                    str(VENV_BIN / "gunicorn"),
-                    "--workers",
-                    str(args.workers),
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--no-control-socket",
-                    "--timeout",
-                    "60",
-                    "screening:create_app()",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                wait_until_listening(port, process)
-                today = datetime.now(ZoneInfo("America/New_York")).date()
-                names = [f"Bench patient {i:05d}" for i in range(args.patients)]
-                started = time.perf_counter()
-                with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-                    outcomes = list(pool.map(lambda n: walk(port, n, today), names))
-                elapsed = time.perf_counter() - started
-            finally:
-                stop(process)
+        process, port = start_gunicorn(
+            "screening:create_app()", env, log_path, workers=args.workers
+        )
+        try:
+            today = clinic_today()
+            names = [f"Bench patient {i:05d}" for i in range(args.patients)]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+                outcomes = list(pool.map(lambda n: walk(port, n, today), names))
+            elapsed = time.perf_counter() - started
+        finally:
+            stop(process)
         log_text = log_path.read_text(errors="replace")
-        rows, integrity = stored_rows(url, env["SECRET_KEY"])
+        rows, integrity = stored_rows(env)
 
     report(args, engine, outcomes, elapsed, rows, integrity, log_text)
     lost = sum(1 for o in outcomes if o.acknowledged) - matched(outcomes, rows)
@@ -299,16 +195,10 @@ def report(args, engine, outcomes, elapsed, rows, integrity, log_text) -> None:
     latencies = [t for o in outcomes for t in o.post_latencies]
     acknowledged = sum(1 for o in outcomes if o.acknowledged)
     page_posts = sum(o.page_posts for o in outcomes)
-    commit = subprocess.run(  # noqa: S603
-        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = git_commit()
     lines = [
         ("engine", engine),
-        ("commit", commit or "?"),
+        ("commit", commit),
         ("machine cores", os.cpu_count()),
         ("gunicorn workers", f"{args.workers} (sync)"),
         ("patients", args.patients),
