@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         security,
     )
     from screening.config import load_config
-    from screening.extensions import csrf, db, migrate
+    from screening.extensions import csrf, db
     from screening.scoring import load_ruleset
 
     app = Flask(
@@ -59,7 +59,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     # After db.init_app: its teardown must run first (a lost connection never escapes).
     database.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(HERE, "migrations"))
+    # `flask db ...` and flask_migrate's functions; Alembic is imported when they are used.
+    database.init_migrations(app)
     csrf.init_app(app)
     i18n.init_app(app)
 

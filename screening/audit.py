@@ -306,16 +306,14 @@ for _table, _create, _drop in (
 
 
 def init_app(app: Any) -> None:
-    """Set the audit defaults on ``app``; warn when the chain key is derived.
+    """Check the audit chain's key on ``app``; warn when it is derived.
 
     :raise screening.config.ConfigError: when ``AUDIT_HMAC_KEY`` is set but short.
     """
-    app.config.setdefault("AUDIT_HMAC_KEY", None)
-    app.config.setdefault("AUDIT_CHECKPOINT_FILE", None)
     key = app.config["AUDIT_HMAC_KEY"]
     if key and len(key) < MIN_SECRET_LENGTH:
         raise ConfigError(f"AUDIT_HMAC_KEY must be at least {MIN_SECRET_LENGTH} characters.")
-    if not key and not app.testing and app.config.get("ENVIRONMENT") != "development":
+    if not key and not app.testing and app.config["ENVIRONMENT"] != "development":
         log.warning(
             "AUDIT_HMAC_KEY is not set: the audit chain's key is derived from SECRET_KEY, "
             "so rotating SECRET_KEY would break `audit verify`. Set its own key."
@@ -324,10 +322,10 @@ def init_app(app: Any) -> None:
 
 def chain_key() -> bytes:
     """Return the HMAC key of the chain for the current app."""
-    configured = current_app.config.get("AUDIT_HMAC_KEY")
+    configured = current_app.config["AUDIT_HMAC_KEY"]
     if configured:
         return configured.encode() if isinstance(configured, str) else bytes(configured)
-    secret = current_app.config.get("SECRET_KEY")
+    secret = current_app.config["SECRET_KEY"]
     if not secret:
         raise RuntimeError("neither AUDIT_HMAC_KEY nor SECRET_KEY is set")
     secret_bytes = secret.encode() if isinstance(secret, str) else bytes(secret)
@@ -530,7 +528,7 @@ def checkpoint(count: int, last_hash: str, at: datetime) -> None:
     """Write the head to the checkpoint log (and file): the end of a UTC day's trail."""
     line = f"audit checkpoint: head {head_line(count, last_hash)} (end of {at:%Y-%m-%d} UTC)"
     checkpoint_log.info(line)
-    path = current_app.config.get("AUDIT_CHECKPOINT_FILE")
+    path = current_app.config["AUDIT_CHECKPOINT_FILE"]
     if path:
         try:
             with open(path, "a") as handle:

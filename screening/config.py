@@ -1,18 +1,24 @@
-"""Configuration: safe defaults here, secrets and deployment values from outside.
+"""Configuration: every setting's default is here; secrets and deployment values come from
+outside.
 
 Order of precedence (later wins): :class:`DefaultConfig` -> ``instance/config.py`` ->
 environment (``SECRET_KEY``, ``DATABASE_URL`` and any ``SCREENING_<NAME>``) -> the
-mapping passed to ``create_app`` by tests.
+mapping passed to ``create_app`` by tests. Under ``TESTING``, :class:`TestingConfig`
+replaces the defaults of the settings none of those layers gave. The other modules read
+``app.config["NAME"]`` and keep no defaults of their own (``tests/test_config.py`` checks
+it, and that the README's configuration table lists every setting).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import secrets
+from collections.abc import Collection
 from datetime import timedelta
 
-from flask import Flask
+from flask import Config, Flask
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +104,124 @@ class DefaultConfig:
     #: A batch with no progress for this long has stopped (its worker restarted).
     SUMMARY_BATCH_STALE_SECONDS = 120
 
+    # Health data at rest (screening/crypto.py).
+    #: The key set as JSON (``python -m screening.crypto`` prints one); None: read the file.
+    DATA_KEYS: str | None = None
+    #: The key file read when DATA_KEYS is unset. None here: ``load_config`` puts
+    #: ``instance/keys.json`` (in the app's instance folder) unless a layer set it.
+    DATA_KEYS_FILE: str | None = None
+
+    # The audit trail (screening/audit.py).
+    #: Key of the audit chain, 32+ characters; None: derived from SECRET_KEY (warned about).
+    AUDIT_HMAC_KEY: str | None = None
+    #: A file each day's first event appends the previous day's head to; None: no file.
+    AUDIT_CHECKPOINT_FILE: str | None = None
+
+    # Requests and logs (screening/observability.py).
+    #: Reverse proxies in front that add X-Forwarded-For. 0 is used in development and
+    #: tests; production refuses to start until a layer sets it (see check_proxy_count).
+    TRUSTED_PROXY_COUNT = 0
+    #: False when logging is set up elsewhere (logging.config): no handler of our own.
+    LOG_HANDLER = True
+
+    # Staff sessions (screening/staff/access.py).
+    #: Signed out after this long without a request.
+    STAFF_IDLE_MINUTES = 15
+    #: Signed out after this long in all.
+    STAFF_ABSOLUTE_HOURS = 12
+    #: Password and code are asked again for account changes after this long.
+    STAFF_FRESH_MINUTES = 10
+    #: The page warns this long before the idle sign-out.
+    STAFF_IDLE_WARNING_SECONDS = 120
+    # Sign-in failures slow down, never lock out (screening/staff/throttle.py).
+    #: Failures are counted over this window, since the account's last sign-in.
+    LOGIN_THROTTLE_MINUTES = 60
+    #: Failures per account before each further try waits.
+    LOGIN_MAX_FAILURES = 5
+    #: Failures per address (a password alone) before each further try waits.
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    #: The first wait; it doubles with each further failure...
+    LOGIN_FIRST_DELAY_SECONDS = 15
+    #: ...up to this.
+    LOGIN_MAX_DELAY_SECONDS = 900
+    #: Paper of the clinician summary: "letter" or "a4".
+    SUMMARY_PAPER = "letter"
+    #: How long emergency ("break glass") access to all clinics lasts.
+    BREAK_GLASS_MINUTES = 60
+    #: How long each emergency access stays listed on administrators' queue page.
+    BREAK_GLASS_NOTICE_HOURS = 24
+    #: Failed CSRF checks audited one by one per address and hour from people not signed
+    #: in; past it one summary row, then only a count (screening/staff/csrf_failures.py).
+    CSRF_AUDIT_PER_HOUR = 10
+
+    # The record systems' API (screening/fhir).
+    #: The API's public address; None: each request's own.
+    FHIR_BASE_URL: str | None = None
+    #: Submissions reach the search this many seconds after they are sent or moved: by
+    #: then every transaction that stamped an earlier time has committed (fhir/feed.py).
+    FHIR_FEED_DELAY_SECONDS = 60
+    FHIR_PAGE_DEFAULT = 50
+    FHIR_PAGE_MAX = 200
+
+    # Rate limits (screening/ratelimit.py explains how the patient limits were sized).
+    #: False: nothing is limited (also Flask-Limiter's own setting).
+    RATELIMIT_ENABLED = True
+    #: Where counters live: the database every worker shares ("screening-db://", the
+    #: scheme screening/ratelimit.py registers) or "redis://...". Never "memory://" with
+    #: several workers. Flask-Limiter's own setting.
+    RATELIMIT_STORAGE_URI = "screening-db://"
+    #: Flask-Limiter's; the database storage supports only "fixed-window".
+    RATELIMIT_STRATEGY = "fixed-window"
+    # Per form (the draft in the session): one person's pace, so a waiting room behind
+    # one address never shares them.
+    RATELIMIT_PAGE = "30 per minute;300 per hour"
+    RATELIMIT_SUBMIT = "10 per minute;30 per hour"
+    #: Per address, page posts and submits together: 100 patients at a normal pace.
+    RATELIMIT_PATIENT_ADDRESS = "1200 per minute;15000 per hour"
+    #: Resuming with the code or a link, per address.
+    RATELIMIT_RESUME = "30 per minute;300 per day"
+    #: Staff sign-in per address. A clinic's staff often share one address: generous
+    #: here; the per-account throttle of the sign-in itself stops password guessing.
+    RATELIMIT_LOGIN = "30 per minute;300 per hour"
+    #: Emails patients ask for, per address: a waiting room shares one, yet it caps using
+    #: the form to send mail to strangers...
+    RATELIMIT_SEND = "20 per hour;50 per day"
+    #: ...and per form: a person needs the link once or twice.
+    RATELIMIT_SEND_DRAFT = "5 per day"
+    #: Wrong dates of birth for one saved form, from anywhere.
+    RATELIMIT_RESUME_FORM = "5 per hour;10 per day"
+    #: Per API token: a Bundle renders the summary PDF (screening/fhir/views.py).
+    RATELIMIT_API = "60 per minute;1800 per hour"
+    #: Per address, API requests without a valid token.
+    RATELIMIT_API_FAILURES = "30 per minute;300 per hour"
+
+
+#: Every rate limit's default under ``TESTING``: limits stay on, but high enough that the
+#: suite is never throttled; tests that check a limit set it.
+TESTING_LIMIT = "10000 per minute"
+
+
+class TestingConfig:
+    """Defaults under ``TESTING``, for the settings that no layer gave."""
+
+    RATELIMIT_PAGE = TESTING_LIMIT
+    RATELIMIT_SUBMIT = TESTING_LIMIT
+    RATELIMIT_PATIENT_ADDRESS = TESTING_LIMIT
+    RATELIMIT_RESUME = TESTING_LIMIT
+    RATELIMIT_LOGIN = TESTING_LIMIT
+    RATELIMIT_SEND = TESTING_LIMIT
+    RATELIMIT_SEND_DRAFT = TESTING_LIMIT
+    RATELIMIT_RESUME_FORM = TESTING_LIMIT
+    RATELIMIT_API = TESTING_LIMIT
+    RATELIMIT_API_FAILURES = TESTING_LIMIT
+    #: Tests that check it set it; the others post without tokens on purpose.
+    CSRF_AUDIT_PER_HOUR = 10_000
+
+
+def settings_of(config_class: type) -> dict[str, object]:
+    """The settings a config class holds: its upper-case attributes."""
+    return {name: getattr(config_class, name) for name in dir(config_class) if name.isupper()}
+
 
 def database_url_from_env() -> str | None:
     """Return ``DATABASE_URL`` with the psycopg 3 driver made explicit."""
@@ -110,17 +234,23 @@ def database_url_from_env() -> str | None:
     return url
 
 
+#: Prefix of the environment variables read as settings (``SCREENING_<NAME>``).
+ENV_PREFIX = "SCREENING"
+
+
 def load_config(app: Flask, test_config: dict | None) -> None:
-    """Apply the configuration layers to ``app`` in order."""
-    app.config.from_object(DefaultConfig)
-    app.config.from_pyfile("config.py", silent=True)
-    if os.environ.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
-    if url := database_url_from_env():
-        app.config["SQLALCHEMY_DATABASE_URI"] = url
-    app.config.from_prefixed_env("SCREENING")
-    if test_config:
-        app.config.update(test_config)
+    """Apply the configuration layers to ``app`` in order, then the defaults that depend on
+    the app (its instance folder, ``TESTING``), then :func:`check_config`."""
+    # A copy: a layer that changes a key within a mapping default (the environment's
+    # SCREENING_QUEUE_TARGETS__emergency__hours) changes this app's, not every app's.
+    app.config.from_mapping(copy.deepcopy(settings_of(DefaultConfig)))
+    given = _apply_layers(app, test_config)
+    if app.testing:
+        for name, value in settings_of(TestingConfig).items():
+            if name not in given:
+                app.config[name] = value
+    if "DATA_KEYS_FILE" not in given:
+        app.config["DATA_KEYS_FILE"] = os.path.join(app.instance_path, "keys.json")
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         path = os.path.join(app.instance_path, "screening.sqlite3")
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
@@ -133,22 +263,56 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     else:
         # After a database restart every pooled connection is dead: each is tested before
         # use and replaced, even when the options were set elsewhere.
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"] or {})
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "pool_pre_ping": True}
-    check_config(app)
+    check_config(app, given)
+
+
+def _apply_layers(app: Flask, test_config: dict | None) -> set[str]:
+    """Apply ``instance/config.py``, the environment and ``test_config`` over the defaults.
+
+    :return: the names of the settings these layers gave, whatever their values: a default
+        that depends on the app is applied only to the others, and production insists on
+        some settings being given (:func:`check_proxy_count`).
+    """
+    given: set[str] = set()
+    instance = Config(app.config.root_path)
+    instance.from_pyfile("config.py", silent=True)
+    app.config.update(instance)
+    given.update(instance)
+    if os.environ.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+        given.add("SECRET_KEY")
+    if url := database_url_from_env():
+        app.config["SQLALCHEMY_DATABASE_URI"] = url
+        given.add("SQLALCHEMY_DATABASE_URI")
+    app.config.from_prefixed_env(ENV_PREFIX)
+    # The setting each SCREENING_<NAME> (or SCREENING_<NAME>__<KEY>, a key within a
+    # mapping) gives, as Flask's from_prefixed_env reads them.
+    prefix = ENV_PREFIX + "_"
+    given.update(
+        name.removeprefix(prefix).split("__", 1)[0]
+        for name in os.environ
+        if name.startswith(prefix)
+    )
+    if test_config:
+        app.config.update(test_config)
+        given.update(test_config)
+    return given
 
 
 class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete; the app must not start."""
 
 
-def check_config(app: Flask) -> None:
+def check_config(app: Flask, given: Collection[str]) -> None:
     """Refuse to start with a missing or weak secret outside development and tests, or in
     production without ``TRUSTED_PROXY_COUNT`` (see :func:`check_proxy_count`).
 
+    :param given: the settings a layer gave (not left at their default).
     :raise ConfigError: when ``SECRET_KEY`` is missing, a known value or too short.
     """
-    key = app.config.get("SECRET_KEY")
+    key = app.config["SECRET_KEY"]
     development = app.config["ENVIRONMENT"] == "development"
     if development:
         app.config["SESSION_COOKIE_SECURE"] = False
@@ -171,7 +335,7 @@ def check_config(app: Flask) -> None:
             f"{MIN_SECRET_LENGTH} characters in the SECRET_KEY environment variable or in "
             "instance/config.py (python -c 'import secrets; print(secrets.token_urlsafe(48))')."
         )
-    check_proxy_count(app, required=not development)
+    check_proxy_count(app, required=not development and "TRUSTED_PROXY_COUNT" not in given)
 
 
 #: Said when TRUSTED_PROXY_COUNT is missing or wrong in production.
@@ -192,13 +356,12 @@ def check_proxy_count(app: Flask, required: bool) -> None:
     high lets a client choose the address it is recorded under. Neither can be guessed, so
     production asks for the number (0 included) rather than assume one.
 
-    :raise ConfigError: when it is required and missing, or set to something other than a
-        whole number of 0 or more.
+    :param required: the setting was left at its default where it must be given.
+    :raise ConfigError: when it is required, or set to something other than a whole number
+        of 0 or more.
     """
-    if "TRUSTED_PROXY_COUNT" not in app.config:
-        if required:
-            raise ConfigError("TRUSTED_PROXY_COUNT is not set. " + PROXY_COUNT_HELP)
-        return
+    if required:
+        raise ConfigError("TRUSTED_PROXY_COUNT is not set. " + PROXY_COUNT_HELP)
     value = app.config["TRUSTED_PROXY_COUNT"]
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())

@@ -285,10 +285,8 @@ def init_app(app: Flask) -> None:
         key file others may read.
     """
     global _TESTING_RING
-    app.config.setdefault("DATA_KEYS", None)
-    app.config.setdefault("DATA_KEYS_FILE", os.path.join(app.instance_path, "keys.json"))
     configured = app.config["DATA_KEYS"]
-    development = app.config.get("ENVIRONMENT") == "development"
+    development = app.config["ENVIRONMENT"] == "development"
     path = app.config["DATA_KEYS_FILE"]
     try:
         if configured:

@@ -10,6 +10,7 @@ import sqlite3
 import stat
 from typing import Any
 
+import click
 from flask import Flask, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -150,3 +151,67 @@ def _remove_session(_error: BaseException | None) -> None:
 def init_app(app: Flask) -> None:
     """Call after ``db.init_app(app)``, so this teardown runs before Flask-SQLAlchemy's."""
     app.teardown_appcontext(_remove_session)
+
+
+# ------------------------------------------------------------------ migrations, loaded on use
+
+#: The Alembic migrations.
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+
+
+def init_migrations(app: Flask) -> None:
+    """Give ``app`` Flask-Migrate (``flask db ...``, ``flask_migrate.upgrade()``), loaded
+    when a migration is first asked for.
+
+    Flask-Migrate imports Alembic, which takes about as long to import as the rest of the
+    app, and a worker that serves pages never migrates. Until then the ``db`` command
+    group and ``app.extensions["migrate"]`` are stand-ins that bind Flask-Migrate to the
+    app the first time they are used, exactly as ``Migrate(app, db, directory=...)``
+    would have at start.
+    """
+    app.extensions["migrate"] = _PendingMigrate(app)
+    app.cli.add_command(_MigrationCommands(app))
+
+
+def _migrate(app: Flask) -> Any:
+    """Bind Flask-Migrate to ``app`` (once); its entry in ``app.extensions``."""
+    if isinstance(app.extensions.get("migrate"), _PendingMigrate):
+        from flask_migrate import Migrate
+
+        # Sets app.extensions["migrate"] and replaces the "db" group with its own.
+        Migrate(app, db, directory=MIGRATIONS)
+    return app.extensions["migrate"]
+
+
+class _PendingMigrate:
+    """``app.extensions["migrate"]`` until Flask-Migrate is bound (see above)."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_migrate(self._app), name)
+
+
+class _MigrationCommands(click.Group):
+    """``flask db``: Flask-Migrate's command group, loaded when the group is used."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__("db", help="Perform database migrations.")
+        self._app = app
+
+    def _commands(self) -> click.Group:
+        _migrate(self._app)
+        from flask_migrate.cli import db as commands
+
+        return commands
+
+    def make_context(self, info_name: str | None, args: list[str], parent=None, **extra):
+        # The context, and so the options and the commands run, are Flask-Migrate's own.
+        return self._commands().make_context(info_name, args, parent=parent, **extra)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._commands().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._commands().get_command(ctx, cmd_name)

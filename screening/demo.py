@@ -915,7 +915,7 @@ def seed_command(
     count: int, seed_value: int, days: int, clinic_names: tuple[str, ...], force: bool
 ) -> None:
     """Add COUNT fictional, scored submissions spread over clinics and dates."""
-    environment = current_app.config.get("ENVIRONMENT")
+    environment = current_app.config["ENVIRONMENT"]
     if environment == "production" and not force:
         raise click.ClickException(
             "Refusing to add demo data: ENVIRONMENT is 'production'. Demo submissions look "

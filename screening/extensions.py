@@ -1,6 +1,8 @@
-"""Flask extensions, created unbound and initialised in :func:`screening.create_app`."""
+"""Flask extensions, created unbound and initialised in :func:`screening.create_app`.
 
-from flask_migrate import Migrate
+Flask-Migrate is bound when first used (:func:`screening.database.init_migrations`).
+"""
+
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
@@ -11,5 +13,4 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 csrf = CSRFProtect()

@@ -30,6 +30,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from screening.config import DefaultConfig
+
 log = logging.getLogger(__name__)
 
 #: Flash category of "we sent it" (its message is the masked address, never the address).
@@ -83,7 +85,7 @@ class Settings:
             use_ssl=bool(config.get("MAIL_USE_SSL")),
             username=str(username) if username else None,
             password=None if password is None else str(password),
-            timeout=float(config.get("MAIL_TIMEOUT") or 10),
+            timeout=float(config.get("MAIL_TIMEOUT") or DefaultConfig.MAIL_TIMEOUT),
         )
 
 

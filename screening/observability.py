@@ -152,7 +152,7 @@ def configure_logging(app: Flask) -> None:
     """
     for name in REQUEST_LINE_LOGGERS:
         _add_filter_once(logging.getLogger(name), SanitizeFilter)
-    if not app.config.get("LOG_HANDLER", True):
+    if not app.config["LOG_HANDLER"]:
         return
     logger = app.logger
     logger.removeHandler(default_handler)
@@ -176,7 +176,7 @@ def hide_sql_parameters(app: Flask) -> None:
 
     Only takes effect when called before ``db.init_app``, which builds the engine.
     """
-    options: dict[str, Any] = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options: dict[str, Any] = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     options.setdefault("hide_parameters", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
@@ -187,7 +187,7 @@ def trust_proxy(app: Flask) -> None:
     With the default of 0 the peer address is used as it is, so a client cannot choose the
     address its rate limits and audit rows are recorded under (security.md D01).
     """
-    hops = int(app.config.get("TRUSTED_PROXY_COUNT", 0) or 0)
+    hops = int(app.config["TRUSTED_PROXY_COUNT"])
     if hops > 0 and not isinstance(app.wsgi_app, ProxyFix):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
@@ -207,7 +207,7 @@ def warn_forwarded_ignored(app: Flask) -> None:
     It usually means a proxy was put in front and the setting forgotten. The header's
     value (an address) is not logged.
     """
-    if int(app.config.get("TRUSTED_PROXY_COUNT", 0) or 0) > 0:
+    if int(app.config["TRUSTED_PROXY_COUNT"]) > 0:
         return
     warned = False
 
@@ -226,8 +226,6 @@ def init_app(app: Flask) -> None:
     Call it first in the factory, before ``db.init_app`` (so SQL parameters are hidden)
     and before other extensions (so their ``before_request`` work is logged with an id).
     """
-    app.config.setdefault("TRUSTED_PROXY_COUNT", 0)
-    app.config.setdefault("LOG_HANDLER", True)
     hide_sql_parameters(app)
     configure_logging(app)
     trust_proxy(app)

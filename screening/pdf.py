@@ -11,32 +11,57 @@ Two things are kept between calls, because building them again each time only co
 - a font configuration (fontconfig and Pango's font map, with their caches of font look-
   ups), one per thread: Pango's objects must not be used by two threads at once, and a
   batch of summaries renders in a thread of its own (screening/staff/batches.py).
+
+WeasyPrint and pypdf are imported by the first PDF made, not with this module: they take
+longer to import than the rest of the app, and a worker that never makes a PDF (or the
+``flask`` command) need not wait for them.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 import io
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from pypdf import PdfReader, PdfWriter
-from weasyprint import CSS, HTML, Document
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher
+
+if TYPE_CHECKING:  # pragma: no cover
+    from weasyprint import CSS, Document
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher
 
 
-class NoFetching(URLFetcher):
-    """A PDF of patient data must not make any request, local or remote."""
+@functools.cache
+def _no_fetching_class() -> type[URLFetcher]:
+    from weasyprint.urls import URLFetcher
 
-    def fetch(self, url, headers=None):
-        raise ValueError(f"refusing to fetch {url!r} while making a PDF")
+    class NoFetching(URLFetcher):
+        """A PDF of patient data must not make any request, local or remote."""
+
+        def fetch(self, url, headers=None):
+            raise ValueError(f"refusing to fetch {url!r} while making a PDF")
+
+    return NoFetching
 
 
-_NO_FETCHING = NoFetching()
+@functools.cache
+def no_fetching() -> URLFetcher:
+    """The fetcher every document is made with: it refuses every URL."""
+    return _no_fetching_class()()
+
+
+def __getattr__(name: str) -> Any:
+    """``NoFetching``, the fetcher's class, made when first asked for (see above)."""
+    if name == "NoFetching":
+        return _no_fetching_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: Parsed stylesheets by absolute path: ((mtime_ns, size), CSS).
 _SHEETS: dict[str, tuple[tuple[int, int], CSS]] = {}
 _SHEETS_LOCK = threading.Lock()
@@ -54,7 +79,9 @@ def stylesheet(path: Path) -> CSS:
     with _SHEETS_LOCK:
         kept = _SHEETS.get(key)
         if kept is None or kept[0] != version:
-            css = CSS(string=path.read_text(encoding="utf-8"), url_fetcher=_NO_FETCHING)
+            from weasyprint import CSS
+
+            css = CSS(string=path.read_text(encoding="utf-8"), url_fetcher=no_fetching())
             kept = _SHEETS[key] = (version, css)
     return kept[1]
 
@@ -63,6 +90,8 @@ def font_config() -> FontConfiguration:
     """This thread's font configuration (made on first use)."""
     config = getattr(_THREAD, "font_config", None)
     if config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
         config = _THREAD.font_config = FontConfiguration()
     return config
 
@@ -83,7 +112,9 @@ def _stylesheets(names: tuple[str, ...]) -> list[CSS]:
 
 def render_document(html: str, stylesheets: tuple[str, ...] = ("css/app.css",)) -> Document:
     """Lay out a page (not yet written as PDF), styled with files from ``static/``."""
-    return HTML(string=html, url_fetcher=_NO_FETCHING).render(
+    from weasyprint import HTML
+
+    return HTML(string=html, url_fetcher=no_fetching()).render(
         stylesheets=_stylesheets(stylesheets), font_config=font_config()
     )
 
@@ -112,6 +143,8 @@ def render_pdfs_as_one(
     after each document is laid out, with the number done so far. ``title`` is the
     PDF's title (the first document's otherwise).
     """
+    from pypdf import PdfReader, PdfWriter
+
     writer = PdfWriter()
     chunk: list[Document] = []
     done = 0

@@ -50,8 +50,10 @@ itself with :func:`hit_send_limits`, so that over the limit it can still show th
 ``RATELIMIT_SEND_DRAFT`` (``5 per day``) per form, in the same storage.
 
 A view with another endpoint name can be limited with a decorator such as
-:data:`login_limit`. Under ``TESTING`` every default is :data:`TESTING_LIMIT`: limits stay
-on, but high enough that the suite is never throttled; tests that check a limit set it.
+:data:`login_limit`. The defaults live in :class:`screening.config.DefaultConfig`; under
+``TESTING`` every one is ``TESTING_LIMIT`` (:class:`screening.config.TestingConfig`):
+limits stay on, but high enough that the suite is never throttled; tests that check a
+limit set it.
 
 Counters live in the ``rate_limit_counter`` table (:class:`DatabaseStorage`, URI
 ``screening-db://``, the default) so a limit holds across gunicorn workers and machines.
@@ -88,40 +90,35 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.wrappers import Response
 
 from screening import errors, observability
+from screening.config import DefaultConfig
 from screening.extensions import db
 from screening.i18n import N_
 
 log = logging.getLogger(__name__)
 
+#: The storage scheme of :class:`DatabaseStorage` (``RATELIMIT_STORAGE_URI``'s default).
 SCHEME = "screening-db"
-DEFAULT_STORAGE_URI = f"{SCHEME}://"
 
-#: Production defaults, one setting per kind of post (sized in the module's docstring).
-DEFAULT_LIMITS = {
-    # Per form: one person's pace, so a waiting room behind one address never shares them.
-    "RATELIMIT_PAGE": "30 per minute;300 per hour",
-    "RATELIMIT_SUBMIT": "10 per minute;30 per hour",
-    # Per address, page posts and submits together: 100 patients at a normal pace.
-    "RATELIMIT_PATIENT_ADDRESS": "1200 per minute;15000 per hour",
-    "RATELIMIT_RESUME": "30 per minute;300 per day",
-    # A clinic's staff often share one address: generous here; the per-account
-    # throttle of the sign-in itself is what stops password guessing.
-    "RATELIMIT_LOGIN": "30 per minute;300 per hour",
-}
+
+def _defaults(*settings: str) -> dict[str, str]:
+    return {setting: getattr(DefaultConfig, setting) for setting in settings}
+
+
+#: Production defaults, one setting per kind of post (sized in the module's docstring;
+#: the values live in screening/config.py with every other default).
+DEFAULT_LIMITS = _defaults(
+    "RATELIMIT_PAGE",
+    "RATELIMIT_SUBMIT",
+    "RATELIMIT_PATIENT_ADDRESS",
+    "RATELIMIT_RESUME",
+    "RATELIMIT_LOGIN",
+)
 
 #: Limits the email views check themselves (see :func:`hit_send_limits`).
-SEND_LIMITS = {
-    # Per address: a waiting room shares one, yet it caps using the form to send mail
-    # to strangers. Per form: a person needs the link once or twice.
-    "RATELIMIT_SEND": "20 per hour;50 per day",
-    "RATELIMIT_SEND_DRAFT": "5 per day",
-}
+SEND_LIMITS = _defaults("RATELIMIT_SEND", "RATELIMIT_SEND_DRAFT")
 
 #: Wrong dates of birth for one saved form, counted by the views (see :func:`wait_for_form`).
-FORM_CHECK_LIMITS = {"RATELIMIT_RESUME_FORM": "5 per hour;10 per day"}
-
-#: Every default under ``TESTING``.
-TESTING_LIMIT = "10000 per minute"
+FORM_CHECK_LIMITS = _defaults("RATELIMIT_RESUME_FORM")
 
 #: Which setting limits the ``POST`` of each endpoint, per client address. Endpoints with
 #: the same setting share one count.
@@ -409,7 +406,7 @@ def hit_send_limits(draft_key: str) -> int | None:
         address is checked first and a refused email does not count against the form.
         If the counter store fails, the email is allowed (and the failure logged).
     """
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
+    if not current_app.config["RATELIMIT_ENABLED"]:
         return None
     checks = (
         ("RATELIMIT_SEND", ("send-email", get_remote_address())),
@@ -438,7 +435,7 @@ def wait_for_form(setting: str, draft_key: str, *, count: bool) -> int | None:
     :return: seconds until another try is allowed, when the limit is already reached;
         None otherwise, also when the counter store fails (logged).
     """
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
+    if not current_app.config["RATELIMIT_ENABLED"]:
         return None
     identifiers = ("form-check", setting, draft_key)
     try:
@@ -475,11 +472,6 @@ def init_app(app: Flask) -> None:
     nothing is limited.
     """
     config = app.config
-    config.setdefault("RATELIMIT_ENABLED", True)
-    config.setdefault("RATELIMIT_STORAGE_URI", DEFAULT_STORAGE_URI)
-    config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
-    for setting, value in {**DEFAULT_LIMITS, **SEND_LIMITS, **FORM_CHECK_LIMITS}.items():
-        config.setdefault(setting, TESTING_LIMIT if app.testing else value)
     app.cli.add_command(ratelimit_cli)
     if not config["RATELIMIT_ENABLED"]:
         # Flask-Limiter would record "disabled" on the shared extension, switching it off

@@ -8,6 +8,8 @@ from the source with :mod:`ast` instead.
 from __future__ import annotations
 
 import ast
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +103,54 @@ def test_every_module_imports_on_its_own() -> None:
         timeout=300,
     ).stdout
     assert out.strip() == ""
+
+
+#: Libraries loaded where they are used (making a PDF, running a migration), never by the
+#: app factory: each takes longer to import than the app's own modules, and every worker
+#: and every `flask` command would wait for them at start.
+LOADED_ON_USE = ("weasyprint", "pypdf", "fontTools", "alembic", "flask_migrate", "mako")
+
+#: Builds an app in a fresh interpreter, then uses what those libraries are for.
+START_THEN_USE = """
+import json, sys
+from screening import create_app
+watched = sys.argv[2:]
+loaded = lambda: sorted(name for name in watched if name in sys.modules)
+app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": sys.argv[1]})
+at_start = loaded()
+runner = app.test_cli_runner()
+commands = runner.invoke(args=["--help"]).output
+after_listing = loaded()
+migrations = runner.invoke(args=["db", "--help"]).output
+upgraded = runner.invoke(args=["db", "upgrade"]).exit_code
+with app.app_context():
+    from screening.pdf import render_pdfs_as_one
+    pdf = render_pdfs_as_one(["<p>A page.</p>", "<p>Another.</p>"])
+print(json.dumps({"at_start": at_start, "after_listing": after_listing, "commands": commands,
+                  "migrations": migrations, "upgraded": upgraded, "pdf": pdf[:5].decode(),
+                  "in_the_end": loaded()}))
+"""
+
+
+def test_the_app_starts_without_the_pdf_and_migration_libraries(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", START_THEN_USE, f"sqlite:///{tmp_path}/x.db", *LOADED_ON_USE],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+    ).stdout
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert seen["at_start"] == []
+    # `flask --help` lists the migration commands without loading them...
+    assert "db" in seen["commands"] and "Perform database migrations." in seen["commands"]
+    assert seen["after_listing"] == []
+    # ...and they, and PDFs, work once used, the libraries loaded then.
+    assert "upgrade" in seen["migrations"] and "--x-arg" in seen["migrations"]
+    assert seen["upgraded"] == 0
+    with sqlite3.connect(tmp_path / "x.db") as database:
+        tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master")}
+    assert {"alembic_version", "submission", "audit_event"} <= tables
+    assert seen["pdf"] == "%PDF-"
+    assert {"weasyprint", "pypdf", "alembic", "flask_migrate"} <= set(seen["in_the_end"])

@@ -17,6 +17,7 @@ import time_machine
 from sqlalchemy import select
 
 from screening import ratelimit
+from screening.config import TESTING_LIMIT
 from screening.extensions import db
 from screening.models import Draft, Submission
 from screening.questionnaire import steps
@@ -48,8 +49,15 @@ def test_limits_are_on_under_testing_but_high(wired):
     assert ratelimit.limiter in app.extensions["limiter"]
     assert app.config["RATELIMIT_STORAGE_URI"] == "screening-db://"
     assert app.config["RATELIMIT_STRATEGY"] == "fixed-window"
-    for setting in ratelimit.DEFAULT_LIMITS:
-        assert app.config[setting] == ratelimit.TESTING_LIMIT
+    limits = {
+        *ratelimit.DEFAULT_LIMITS,
+        *ratelimit.SEND_LIMITS,
+        *ratelimit.FORM_CHECK_LIMITS,
+        "RATELIMIT_API",
+        "RATELIMIT_API_FAILURES",
+    }
+    for setting in limits:
+        assert app.config[setting] == TESTING_LIMIT
 
 
 def test_production_defaults():

@@ -391,3 +391,45 @@ def test_typical_patients_and_a_common_heavy_case_fit_the_first_page(app, tmp_pa
         own = [page for page in pages if f"Ref {submission.reference}" in page]
         assert_first_page_holds_all_but_own_words(own, submission.reference)
     assert sum(f"Ref {submissions[0].reference}" in page for page in pages) == 1
+
+
+def _png(path: Path) -> Path:
+    """A 1x1 red PNG."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def test_a_pdf_fetches_nothing_not_even_a_local_file(app, tmp_path):
+    """WeasyPrint is loaded when the first PDF is made; its fetcher still refuses every URL."""
+    import io
+
+    from pypdf import PdfReader
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    from screening import pdf
+
+    page = f'<p>A picture:</p><img src="{_png(tmp_path / "dot.png").as_uri()}">'
+    # WeasyPrint's own fetcher would read the file into the PDF...
+    fetched = PdfReader(io.BytesIO(HTML(string=page).write_pdf()))
+    assert len(fetched.pages[0].images) == 1
+    # ...ours refuses it, and every other URL.
+    with app.app_context():
+        made = PdfReader(io.BytesIO(render_pdf(page)))
+    assert len(made.pages[0].images) == 0
+    assert "A picture" in made.pages[0].extract_text()
+    assert issubclass(pdf.NoFetching, URLFetcher) and isinstance(pdf.no_fetching(), pdf.NoFetching)
+    with pytest.raises(ValueError, match="refusing to fetch"):
+        pdf.no_fetching().fetch("https://example.org/x.css")

@@ -67,13 +67,6 @@ def init_app(app: Flask) -> None:
     from screening.extensions import csrf
     from screening.fhir import tokens, views
 
-    app.config.setdefault("FHIR_BASE_URL", None)
-    # Submissions reach the search this many seconds after they are sent or moved: by
-    # then every transaction that stamped an earlier time has committed (see feed.py).
-    app.config.setdefault("FHIR_FEED_DELAY_SECONDS", 60)
-    app.config.setdefault("FHIR_PAGE_DEFAULT", 50)
-    app.config.setdefault("FHIR_PAGE_MAX", 200)
-    views.set_limits(app)
     app.register_blueprint(views.bp)
     # Bearer tokens only: a browser never sends one on its own, so there is nothing to forge.
     csrf.exempt(views.bp)

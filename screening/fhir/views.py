@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from limits import parse_many
 from sqlalchemy import select
 from werkzeug.http import HTTP_STATUS_CODES
@@ -66,7 +66,7 @@ from screening.fhir import PREFIX, feed, resources, tokens
 from screening.fhir.models import ApiReceipt, ApiToken
 from screening.models import Submission, normalise_code, utcnow
 from screening.pdf import render_pdf
-from screening.ratelimit import TESTING_LIMIT, limiter
+from screening.ratelimit import limiter
 from screening.scoring.questionnaire import VERSION as QUESTIONNAIRE_VERSION
 from screening.summaries import STYLESHEETS, build_summary
 
@@ -80,12 +80,6 @@ OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
 #: Endpoints open to anyone: descriptions of the API and the questionnaire, no patient data.
 OPEN = frozenset({"fhir.metadata", "fhir.openapi", "fhir.questionnaire", "fhir.code_system"})
-
-#: Production limits (see the module's docstring); tests get ratelimit.TESTING_LIMIT.
-LIMITS = {
-    "RATELIMIT_API": "60 per minute;1800 per hour",
-    "RATELIMIT_API_FAILURES": "30 per minute;300 per hour",
-}
 
 #: HTTP status -> FHIR issue type.
 ISSUE_CODES = {
@@ -109,11 +103,6 @@ REFUSED = {
 }
 
 INCLUDE_SUBJECT = ("QuestionnaireResponse:subject", "QuestionnaireResponse:subject:Patient")
-
-
-def set_limits(app: Flask) -> None:
-    for setting, value in LIMITS.items():
-        app.config.setdefault(setting, TESTING_LIMIT if app.testing else value)
 
 
 # ------------------------------------------------------------------ responses
@@ -146,7 +135,7 @@ def error_page(code: int, request_id: str | None) -> Response:
 
 def base_url() -> str:
     """The API's address: ``FHIR_BASE_URL`` when set, else this request's own."""
-    configured = current_app.config.get("FHIR_BASE_URL")
+    configured = current_app.config["FHIR_BASE_URL"]
     return str(configured or request.url_root.rstrip("/") + PREFIX).rstrip("/")
 
 
@@ -158,7 +147,7 @@ def _hit(setting: str, *identifiers: str) -> int | None:
 
     Fails open (and logs) when the counters cannot be reached, like the other limits.
     """
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
+    if not current_app.config["RATELIMIT_ENABLED"]:
         return None
     try:
         strategy = limiter.limiter
@@ -309,7 +298,7 @@ def capability_statement(base: str) -> dict[str, Any]:
         "title": "TPI screening: the record systems' API",
         "status": "active",
         "date": resources.version_date(QUESTIONNAIRE_VERSION) or "2026-01-01",
-        "publisher": current_app.config.get("CLINIC_NAME") or "screening",
+        "publisher": current_app.config["CLINIC_NAME"] or "screening",
         "kind": "instance",
         "software": {"name": "screening"},
         "implementation": {"description": "TPI screening questionnaires", "url": base},

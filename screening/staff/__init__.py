@@ -29,22 +29,6 @@ def __getattr__(name: str) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    # Sign-in failures slow down, never lock out (screening/staff/throttle.py).
-    app.config.setdefault("LOGIN_THROTTLE_MINUTES", 60)
-    app.config.setdefault("LOGIN_MAX_FAILURES", 5)
-    app.config.setdefault("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
-    app.config.setdefault("LOGIN_FIRST_DELAY_SECONDS", 15)
-    app.config.setdefault("LOGIN_MAX_DELAY_SECONDS", 900)
-    #: Paper for the clinician summary: "letter" (default) or "a4".
-    app.config.setdefault("SUMMARY_PAPER", "letter")
-    #: How long emergency ("break glass") access to all clinics lasts.
-    app.config.setdefault("BREAK_GLASS_MINUTES", 60)
-    #: How long each emergency access stays listed on administrators' queue page.
-    app.config.setdefault("BREAK_GLASS_NOTICE_HOURS", 24)
-    #: Failed CSRF checks audited one by one per address and hour from people not signed
-    #: in; past it one summary row, then only a count (screening/staff/csrf_failures.py).
-    #: Tests that check it set it; the others post without tokens on purpose.
-    app.config.setdefault("CSRF_AUDIT_PER_HOUR", 10_000 if app.testing else 10)
     access.init_app(app)
     from screening.staff import bp
 

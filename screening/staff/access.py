@@ -306,10 +306,6 @@ def _gate() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("STAFF_IDLE_MINUTES", 15)
-    app.config.setdefault("STAFF_ABSOLUTE_HOURS", 12)
-    app.config.setdefault("STAFF_FRESH_MINUTES", 10)
-    app.config.setdefault("STAFF_IDLE_WARNING_SECONDS", 120)
     login_manager.init_app(app)
     # No "remember me": a staff sign-in never outlives its server-side session.
     app.config["REMEMBER_COOKIE_DURATION"] = timedelta(seconds=0)

@@ -42,7 +42,7 @@ KEY_PREFIX = "staff-csrf-failed"
 
 def _count() -> int | None:
     """Count this failure against the client's address; the count in this window, or None."""
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
+    if not current_app.config["RATELIMIT_ENABLED"]:
         return None
     try:
         return limiter.storage.incr(f"{KEY_PREFIX}/{get_remote_address()}", WINDOW_SECONDS)
