@@ -38,6 +38,7 @@ restart. Rotation and retirement are in :mod:`screening.rekey`.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import json
@@ -492,17 +493,23 @@ def main(argv: list[str]) -> int:
 
     Writing never replaces an existing file: that would make its data unreadable.
     """
+    parser = argparse.ArgumentParser(
+        prog="python -m screening.crypto",
+        description="Print a new set of data keys, or write it to PATH (mode 0600).",
+    )
+    parser.add_argument("path", nargs="?", help="a key file to create (never replaced)")
+    path = parser.parse_args(argv).path
     ring = new_keyring()
-    if not argv:
+    if path is None:
         sys.stdout.write(ring.to_json())
         return 0
     try:
-        write_key_file(argv[0], ring, replace=False)
+        write_key_file(path, ring, replace=False)
     except FileExistsError:
-        sys.stderr.write(f"{argv[0]} exists; not replaced (its keys read the stored data).\n")
+        sys.stderr.write(f"{path} exists; not replaced (its keys read the stored data).\n")
         return 1
     sys.stdout.write(
-        f"Wrote new data keys to {argv[0]} (mode 0600). Back it up apart from the database.\n"
+        f"Wrote new data keys to {path} (mode 0600). Back it up apart from the database.\n"
     )
     return 0
 
