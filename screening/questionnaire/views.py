@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     get_flashed_messages,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -68,9 +69,22 @@ def step_url(step: Step, return_to: str | None = None) -> str:
     return url_for("questionnaire.step", step_id=step.id, return_to=return_to)
 
 
+#: Where :func:`clinic_choices` keeps its answer for the rest of the request.
+CLINICS_KEY = "screening.active_clinics"
+
+
 def clinic_choices() -> list[Clinic]:
-    """Active clinics, in name order; a patient chooses only when there are two or more."""
-    return list(db.session.scalars(select(Clinic).where(Clinic.active).order_by(Clinic.name)))
+    """Active clinics, in name order; a patient chooses only when there are two or more.
+
+    Read once per request (the check that the form is open, then the page or the submit
+    ask again): kept in the request's own environ, so never seen by another request.
+    """
+    if has_request_context() and (known := request.environ.get(CLINICS_KEY)) is not None:
+        return list(known)
+    active = list(db.session.scalars(select(Clinic).where(Clinic.active).order_by(Clinic.name)))
+    if has_request_context():
+        request.environ[CLINICS_KEY] = tuple(active)
+    return active
 
 
 def clinic_contacts() -> list[tuple[Clinic, clinics.Contact]]:
@@ -275,7 +289,9 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     switch_to = action.removeprefix("lang-") if action.startswith("lang-") else None
     if switch_to is not None and not i18n.choose(switch_to):
         abort(400)
-    clinic_ids = tuple(c.id for c in clinic_choices()) if step.personal == DOB_FIELDS else ()
+    # Read here, in the page's one transaction: where to go next needs them after the save.
+    active_ids = tuple(c.id for c in clinic_choices())
+    clinic_ids = active_ids if step.personal == DOB_FIELDS else ()
     page, page_personal, errors = forms.check_page(form, answers, today(), clinic_ids)
 
     age = None
