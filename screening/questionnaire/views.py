@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
@@ -191,7 +192,10 @@ def render_step(
             chosen = set(live.get(question.choices_within) or ())
             options = tuple(o for o in options if o.code in chosen)
         reveal = _reveal(qid, parent) if parent else None
-        items.append({"q": question, "field": form[qid], "reveal": reveal, "options": options})
+        item = {"q": question, "field": form[qid], "reveal": reveal, "options": options}
+        regions = set(live.get("regions") or ())
+        item["html"] = question_html(item, errors.get(qid), regions)
+        items.append(item)
     number, total, part = steps.position(step)
     return render_template(
         "questionnaire/step.html",
@@ -210,6 +214,71 @@ def render_step(
         selected_regions=set(live.get("regions") or ()),
         clinics=_clinics_on(step, database_down),
         region_labels={code: region.label for code, region in questionnaire.REGIONS.items()},
+    )
+
+
+#: Question kinds whose answers are codes of the question's own, never free text.
+CODED_KINDS = questionnaire.CHOICE_TYPES | {"multi", "scale", "bool"}
+SCALE_CODES = frozenset(str(n) for n in range(11))
+#: Rendered questions kept per process (each a few kilobytes); emptied when full.
+QUESTION_HTML_MAX = 4096
+_question_html: dict[tuple, Markup] = {}
+
+
+def _coded_state(question: Any, options: tuple, data: Any) -> Any:
+    """A question's value as a cache key: None, a code or codes of its own; else ``...``."""
+    codes = SCALE_CODES if question.type == "scale" else {o.code for o in options}
+    if question.type == "bool":
+        return bool(data)
+    if data is None or data == "":
+        return None
+    if question.type == "multi":
+        picked = tuple(data) if isinstance(data, list | tuple) else ()
+        return picked if picked and all(code in codes for code in picked) else ...
+    return data if isinstance(data, str) and data in codes else ...
+
+
+def question_html(item: dict[str, Any], error: str | None, regions: set[str]) -> Markup:
+    """One question of a page, rendered (``_macros.html``'s ``question``).
+
+    A question whose answer is one of its own codes, shown without an error message, looks
+    the same for everyone in one language with the same choices and the same answer: it
+    is rendered once per process and kept, rather than on every page view. Free text, an
+    error, or a value that is not one of the question's codes are rendered each time (no
+    patient's words are kept, and nothing a client sends can fill the store).
+    """
+    question = item["q"]
+    options = item["options"]
+    state = _coded_state(question, options, item["field"].data)
+    if question.type not in CODED_KINDS or error is not None or state is ...:
+        return _render_question(item, error, regions)
+    key = (
+        i18n.current(),
+        question.id,
+        tuple(o.code for o in options),
+        item["reveal"]["q"] if item["reveal"] else None,
+        state,
+        tuple(sorted(regions)) if question.id == "regions" else None,
+    )
+    html = _question_html.get(key)
+    if html is None:
+        html = _render_question(item, error, regions)
+        if len(_question_html) >= QUESTION_HTML_MAX:
+            _question_html.clear()
+        _question_html[key] = html
+    return html
+
+
+def _render_question(item: dict[str, Any], error: str | None, regions: set[str]) -> Markup:
+    labels = {code: region.label for code, region in questionnaire.REGIONS.items()}
+    return Markup(  # noqa: S704 (the template's own output, escaped by Jinja)
+        render_template(
+            "questionnaire/_question.html",
+            item=item,
+            error=error,
+            selected_regions=regions,
+            region_labels=labels,
+        )
     )
 
 
