@@ -76,12 +76,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from flask import Flask, current_app, make_response, request, session
+from flask import Flask, current_app, has_request_context, make_response, request, session
 from flask.cli import AppGroup
 from flask_limiter import Limit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 from limits.storage import Storage
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import Double, Integer, String, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -205,27 +206,48 @@ class DatabaseStorage(Storage):
         A missing counter, or one whose window has ended, starts again at ``amount`` with
         a window ending ``expiry`` seconds from now.
         """
+        counted = _take_counted(key, amount)
+        if counted is not None:
+            return counted
+        return self.incr_many([(key, expiry, amount)])[key]
+
+    def incr_many(self, hits: list[tuple[str, int | float, int]]) -> dict[str, int]:
+        """Count several hits at once: one statement in one short transaction.
+
+        Each ``(key, expiry, amount)`` is counted as :meth:`incr` counts it (a fixed
+        window per key, restarted when it has ended). The rows are written in key order,
+        so two requests counting the same keys at once never wait for each other in a
+        circle (PostgreSQL locks each row as it writes it).
+
+        :return: the new count of each key. A key given twice is counted once.
+        """
         engine = _engine()
         insert = _INSERTS.get(engine.dialect.name)
         if insert is None:
             raise NotImplementedError(f"no rate limit UPSERT for {engine.dialect.name}")
         now = time.time()
+        stored: dict[str, tuple[str, int | float, int]] = {}
+        for key, expiry, amount in hits:
+            stored.setdefault(_stored_key(key), (key, expiry, amount))
         table = RateLimitCounter.__table__
-        ended = table.c.expiry <= now
-        statement = (
-            insert(table)
-            .values(key=_stored_key(key), count=amount, expiry=now + expiry)
-            .on_conflict_do_update(
-                index_elements=[table.c.key],
-                set_={
-                    "count": case((ended, amount), else_=table.c.count + amount),
-                    "expiry": case((ended, now + expiry), else_=table.c.expiry),
-                },
-            )
-            .returning(table.c.count)
+        statement = insert(table).values(
+            [
+                {"key": name, "count": amount, "expiry": now + expiry}
+                for name, (_key, expiry, amount) in sorted(stored.items())
+            ]
         )
+        ended = table.c.expiry <= now
+        new = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "count": case((ended, new["count"]), else_=table.c.count + new["count"]),
+                "expiry": case((ended, new["expiry"]), else_=table.c.expiry),
+            },
+        ).returning(table.c.key, table.c.count)
         with engine.begin() as conn:
-            return int(conn.execute(statement).scalar_one())
+            rows = conn.execute(statement).all()
+        return {stored[name][0]: int(count) for name, count in rows}
 
     def _live(self, column: Any, key: str) -> Any:
         table = RateLimitCounter.__table__
@@ -273,6 +295,30 @@ class DatabaseStorage(Storage):
         table = RateLimitCounter.__table__
         with _engine().begin() as conn:
             return conn.execute(delete(table).where(table.c.expiry <= time.time())).rowcount
+
+
+#: Where :func:`count_request_hits` leaves this request's counts for
+#: :meth:`DatabaseStorage.incr`: in the request's own environ, never shared with another.
+_COUNTED = "screening.rate_limit_counted"
+
+
+def _take_counted(key: str, amount: int) -> int | None:
+    """The count of ``key`` already written for this request by :func:`count_request_hits`.
+
+    Each is handed out once; a key it did not count (or counted with another amount)
+    gives None, and the storage then counts it on its own. When that one statement
+    failed, its error is raised here, so the limiter fails open and logs as usual.
+    """
+    if not has_request_context():
+        return None
+    counted = request.environ.get(_COUNTED)
+    if not counted or key not in counted:
+        return None
+    wanted, result = counted.pop(key)
+    if isinstance(result, Exception):
+        counted.clear()  # one failure is reported once: the limiter stops at it
+        raise result
+    return result if wanted == amount else None
 
 
 # ------------------------------------------------------------------ limits
@@ -357,6 +403,54 @@ limiter = Limiter(
 )
 
 
+def request_hits() -> list[tuple[str, RateLimitItem]]:
+    """The counters the limiter is about to hit for this request, with their limits.
+
+    The keys Flask-Limiter builds for :data:`limiter`'s two default limits (the app
+    declares no others): the address limit, shared by its setting, and the per-form
+    limit, scoped by the endpoint. A key that came out different from the limiter's would
+    only be counted by the storage on its own (see :func:`_take_counted`), never skipped.
+    """
+    endpoint = request.endpoint
+    if not endpoint or request.method != "POST":
+        return []
+    prefix = [p for p in [current_app.config.get("RATELIMIT_KEY_PREFIX")] if p]
+    hits = []
+    for limit_string, args in (
+        (limit_for_request(), (get_remote_address(), address_scope(endpoint))),
+        (form_limit_for_request(), (form_key(), endpoint)),
+    ):
+        if not limit_string or not all(args):
+            continue
+        for item in parse_many(limit_string):
+            hits.append((item.key_for(*prefix, *args), item))
+    return hits
+
+
+def count_request_hits() -> None:
+    """Count every rate-limit hit of this request in one statement, before the limiter.
+
+    A patient's post hits four counters (address and form, two windows each); written
+    one by one, each was a transaction of its own (on SQLite, a wait for the write lock
+    each time). The limiter then takes the counts from here (:meth:`DatabaseStorage.incr`)
+    and decides as before: the same fixed windows, 429 with ``Retry-After`` over a limit,
+    and when the storage fails the request goes through and the limiter logs it.
+    """
+    if not (limiter.initialized and isinstance(limiter.storage, DatabaseStorage)):
+        return
+    if not isinstance(limiter.limiter, FixedWindowRateLimiter):
+        return
+    hits = request_hits()
+    if len(hits) < 2:
+        return  # nothing to gather: the storage counts a single hit itself
+    counts: dict[str, Any]
+    try:
+        counts = limiter.storage.incr_many([(key, item.get_expiry(), 1) for key, item in hits])
+    except SQLAlchemyError as error:
+        counts = dict.fromkeys((key for key, _item in hits), error)
+    request.environ[_COUNTED] = {key: (1, count) for key, count in counts.items()}
+
+
 def retry_after(error: Exception) -> int:
     """Return whole seconds until the breached limit's window ends (at least 1)."""
     current = limiter.current_limit
@@ -392,10 +486,12 @@ def _check_limits_first(app: Flask) -> None:
     """
     funcs = app.before_request_funcs.setdefault(None, [])
     hooks = [f for f in funcs if getattr(f, "__self__", None) is limiter]
-    for hook in hooks:
-        funcs.remove(hook)
+    for hook in [*hooks, count_request_hits]:
+        if hook in funcs:
+            funcs.remove(hook)
     position = 1 if funcs and funcs[0] is observability.assign_request_id else 0
-    funcs[position:position] = hooks
+    # Every counter of the request in one statement first, then the limiter's decision.
+    funcs[position:position] = [count_request_hits, *hooks]
 
 
 def hit_send_limits(draft_key: str) -> int | None:

@@ -158,7 +158,12 @@ def was_replaced(token: str | None) -> bool:
 def save(
     draft: Draft, answers: dict[str, Any], personal: dict[str, Any], step_id: str | None
 ) -> None:
-    """Store a draft's answers and extend its life; commits before returning."""
+    """Store a draft's answers and extend its life; commits before returning.
+
+    The draft keeps the values just written after the commit: the page goes on to work
+    out where to send the person from them, and reading back (and decrypting) the row it
+    has just written would only cost time.
+    """
     now = utcnow()
     draft.answers = answers
     draft.personal = personal
@@ -166,7 +171,13 @@ def save(
         draft.steps_done = [*draft.steps_done, step_id]
     draft.updated_at = now
     draft.expires_at = now + lifetime()
-    db.session.commit()
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def purge_expired(now: datetime | None = None) -> int:

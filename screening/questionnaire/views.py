@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     get_flashed_messages,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -20,6 +21,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
@@ -68,9 +70,22 @@ def step_url(step: Step, return_to: str | None = None) -> str:
     return url_for("questionnaire.step", step_id=step.id, return_to=return_to)
 
 
+#: Where :func:`clinic_choices` keeps its answer for the rest of the request.
+CLINICS_KEY = "screening.active_clinics"
+
+
 def clinic_choices() -> list[Clinic]:
-    """Active clinics, in name order; a patient chooses only when there are two or more."""
-    return list(db.session.scalars(select(Clinic).where(Clinic.active).order_by(Clinic.name)))
+    """Active clinics, in name order; a patient chooses only when there are two or more.
+
+    Read once per request (the check that the form is open, then the page or the submit
+    ask again): kept in the request's own environ, so never seen by another request.
+    """
+    if has_request_context() and (known := request.environ.get(CLINICS_KEY)) is not None:
+        return list(known)
+    active = list(db.session.scalars(select(Clinic).where(Clinic.active).order_by(Clinic.name)))
+    if has_request_context():
+        request.environ[CLINICS_KEY] = tuple(active)
+    return active
 
 
 def clinic_contacts() -> list[tuple[Clinic, clinics.Contact]]:
@@ -177,7 +192,10 @@ def render_step(
             chosen = set(live.get(question.choices_within) or ())
             options = tuple(o for o in options if o.code in chosen)
         reveal = _reveal(qid, parent) if parent else None
-        items.append({"q": question, "field": form[qid], "reveal": reveal, "options": options})
+        item = {"q": question, "field": form[qid], "reveal": reveal, "options": options}
+        regions = set(live.get("regions") or ())
+        item["html"] = question_html(item, errors.get(qid), regions)
+        items.append(item)
     number, total, part = steps.position(step)
     return render_template(
         "questionnaire/step.html",
@@ -196,6 +214,71 @@ def render_step(
         selected_regions=set(live.get("regions") or ()),
         clinics=_clinics_on(step, database_down),
         region_labels={code: region.label for code, region in questionnaire.REGIONS.items()},
+    )
+
+
+#: Question kinds whose answers are codes of the question's own, never free text.
+CODED_KINDS = questionnaire.CHOICE_TYPES | {"multi", "scale", "bool"}
+SCALE_CODES = frozenset(str(n) for n in range(11))
+#: Rendered questions kept per process (each a few kilobytes); emptied when full.
+QUESTION_HTML_MAX = 4096
+_question_html: dict[tuple, Markup] = {}
+
+
+def _coded_state(question: Any, options: tuple, data: Any) -> Any:
+    """A question's value as a cache key: None, a code or codes of its own; else ``...``."""
+    codes = SCALE_CODES if question.type == "scale" else {o.code for o in options}
+    if question.type == "bool":
+        return bool(data)
+    if data is None or data == "":
+        return None
+    if question.type == "multi":
+        picked = tuple(data) if isinstance(data, list | tuple) else ()
+        return picked if picked and all(code in codes for code in picked) else ...
+    return data if isinstance(data, str) and data in codes else ...
+
+
+def question_html(item: dict[str, Any], error: str | None, regions: set[str]) -> Markup:
+    """One question of a page, rendered (``_macros.html``'s ``question``).
+
+    A question whose answer is one of its own codes, shown without an error message, looks
+    the same for everyone in one language with the same choices and the same answer: it
+    is rendered once per process and kept, rather than on every page view. Free text, an
+    error, or a value that is not one of the question's codes are rendered each time (no
+    patient's words are kept, and nothing a client sends can fill the store).
+    """
+    question = item["q"]
+    options = item["options"]
+    state = _coded_state(question, options, item["field"].data)
+    if question.type not in CODED_KINDS or error is not None or state is ...:
+        return _render_question(item, error, regions)
+    key = (
+        i18n.current(),
+        question.id,
+        tuple(o.code for o in options),
+        item["reveal"]["q"] if item["reveal"] else None,
+        state,
+        tuple(sorted(regions)) if question.id == "regions" else None,
+    )
+    html = _question_html.get(key)
+    if html is None:
+        html = _render_question(item, error, regions)
+        if len(_question_html) >= QUESTION_HTML_MAX:
+            _question_html.clear()
+        _question_html[key] = html
+    return html
+
+
+def _render_question(item: dict[str, Any], error: str | None, regions: set[str]) -> Markup:
+    labels = {code: region.label for code, region in questionnaire.REGIONS.items()}
+    return Markup(  # noqa: S704 (the template's own output, escaped by Jinja)
+        render_template(
+            "questionnaire/_question.html",
+            item=item,
+            error=error,
+            selected_regions=regions,
+            region_labels=labels,
+        )
     )
 
 
@@ -275,7 +358,9 @@ def _post_step(step: Step, draft: Draft | None) -> Any:
     switch_to = action.removeprefix("lang-") if action.startswith("lang-") else None
     if switch_to is not None and not i18n.choose(switch_to):
         abort(400)
-    clinic_ids = tuple(c.id for c in clinic_choices()) if step.personal == DOB_FIELDS else ()
+    # Read here, in the page's one transaction: where to go next needs them after the save.
+    active_ids = tuple(c.id for c in clinic_choices())
+    clinic_ids = active_ids if step.personal == DOB_FIELDS else ()
     page, page_personal, errors = forms.check_page(form, answers, today(), clinic_ids)
 
     age = None
