@@ -172,6 +172,8 @@ class DefaultConfig:
     RATELIMIT_STORAGE_URI = "screening-db://"
     #: Flask-Limiter's; the database storage supports only "fixed-window".
     RATELIMIT_STRATEGY = "fixed-window"
+    #: Flask-Limiter's: put before every counter's key (several apps sharing one store).
+    RATELIMIT_KEY_PREFIX = ""
     # Per form (the draft in the session): one person's pace, so a waiting room behind
     # one address never shares them.
     RATELIMIT_PAGE = "30 per minute;300 per hour"

@@ -414,7 +414,7 @@ def request_hits() -> list[tuple[str, RateLimitItem]]:
     endpoint = request.endpoint
     if not endpoint or request.method != "POST":
         return []
-    prefix = [p for p in [current_app.config.get("RATELIMIT_KEY_PREFIX")] if p]
+    prefix = [p for p in [current_app.config["RATELIMIT_KEY_PREFIX"]] if p]
     hits = []
     for limit_string, args in (
         (limit_for_request(), (get_remote_address(), address_scope(endpoint))),

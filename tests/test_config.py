@@ -381,7 +381,9 @@ def _numbers(text: str) -> list[int]:
 
 #: Defaults the factory works out (from the instance folder) or that the table describes
 #: in words.
-DESCRIBED_DEFAULTS = frozenset({"SQLALCHEMY_DATABASE_URI", "DATA_KEYS_FILE", "QUEUE_TARGETS"})
+DESCRIBED_DEFAULTS = frozenset(
+    {"SQLALCHEMY_DATABASE_URI", "DATA_KEYS_FILE", "QUEUE_TARGETS", "RATELIMIT_KEY_PREFIX"}
+)
 
 
 @pytest.mark.database_free
