@@ -86,7 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def initials(name: str | None) -> str:
-    """ "Alex Example" -> "A.E.": lists show the minimum (security D07)."""
+    """ "Alex Example" -> "A.E.": lists show the minimum; the audited detail page shows the rest."""
     return "".join(f"{part[0].upper()}." for part in (name or "").split() if part[:1].isalpha())
 
 

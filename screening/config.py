@@ -54,7 +54,8 @@ class DefaultConfig:
         "routine": {"business_days": 3},
     }
 
-    # Request size limits: no uploads anywhere, so a form body is small (security C06).
+    # Request size limits: no uploads anywhere, so a form body is small; anything larger is
+    # refused with 413.
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 64 * 1024
     MAX_FORM_PARTS = 400

@@ -1,4 +1,4 @@
-"""Field-level encryption of health data, and the keys it uses (issue 15).
+"""Field-level encryption of health data, and the keys it uses (README, "Health data at rest").
 
 What is encrypted: the answers, contact details and date of birth of drafts and
 submissions, the stored result (which reveals the answers), staff notes and clinic-move

@@ -104,7 +104,7 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn: Any) -> None:
     # BEGIN IMMEDIATE takes the write lock up front: a plain deferred BEGIN turns
-    # concurrent read-then-write into "database is locked" failures (security.md 3.1).
+    # concurrent read-then-write into "database is locked" failures.
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 

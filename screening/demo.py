@@ -579,7 +579,7 @@ def _text(rng: random.Random, qid: str) -> str:
 
 
 def generate_answers(rng: random.Random) -> dict[str, Any]:
-    """Return one valid, realistic coded answer set (spec 2.3a).
+    """Return one valid, realistic coded answer set (screening/scoring/README.md §1).
 
     Questions are answered in form order; a question is answered only when it is shown
     by the answers so far, exclusive options ("Nothing yet") stand alone, the primary

@@ -1,4 +1,4 @@
-"""A digest per submission, checked whenever staff read it (issue 15).
+"""A digest per submission, checked whenever staff read it (README, "A digest per submission").
 
 Each submission stores ``digest``: HMAC-SHA256 of the canonical JSON of what the patient
 sent and what the scorer decided (the answers, contact details, result, outcome, care

@@ -5,11 +5,12 @@ every network step has a timeout (``MAIL_TIMEOUT``, 10 s), STARTTLS and implicit
 verify the server's certificate, and nothing is sent while the app is under test unless
 a test points ``MAIL_SERVER`` at its own server. Settings keep Flask-Mail's names.
 
-What a message may hold (security.md 1.2, "no PHI in notification e-mails"): the resume
-link or the link back to the result page, the short code, a date, the clinic's name and
-phone number. Never an answer, the outcome, result wording, or the name of a condition or
-a treatment; the subject and body stay neutral ("Your saved form"), and the service name
-is left out on purpose because it names the topic.
+What a message may hold (no health information in an email, which passes through servers
+and inboxes the clinic does not control): the resume link or the link back to the result
+page, the short code, a date, the clinic's name and phone number. Never an answer, the
+outcome, result wording, or the name of a condition or a treatment; the subject and body
+stay neutral ("Your saved form"), and the service name is left out on purpose because it
+names the topic.
 
 The functions here take explicit arguments and never read the request, so they can be
 tested alone; the words are translated with the current language (Flask-Babel).

@@ -168,8 +168,8 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     #: get it). The API's ``meta.lastUpdated`` and the cursor of its search.
     feed_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_sent_time)
 
-    # The scorer's result (spec 2.3), stored so a printed summary can be traced and
-    # re-scoring with the same rules gives the same answer.
+    # The scorer's result (screening/scoring/README.md §1), stored so a printed summary can be
+    # traced and re-scoring with the same rules gives the same answer.
     outcome: Mapped[str] = mapped_column(String(32))
     care_level: Mapped[str | None] = mapped_column(String(16))
     blocking_contraindication: Mapped[bool] = mapped_column(Boolean)
@@ -397,7 +397,7 @@ class BreakGlassGrant(db.Model):  # type: ignore[name-defined,misc]
     """Emergency access to every clinic's submissions: time-boxed, with a stated reason.
 
     Every audit row written while it is active carries its id, and administrators see the
-    grants and reasons on the audit page (security AC05, HIPAA 164.312(a)(2)(ii)).
+    grants and reasons on the audit page (HIPAA 45 CFR 164.312(a)(2)(ii), emergency access).
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)

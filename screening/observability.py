@@ -4,7 +4,7 @@ Every request gets a random id. It is sent back in the ``X-Request-ID`` header, 
 error pages ("Reference: ...") and added to every log line written during the request, so
 staff can match what a person reports to the log.
 
-Log hygiene (security.md L07, E01): resume links carry a bearer token in their path
+Log hygiene (no patient data or secrets in logs): resume links carry a bearer token in their path
 (``/r/<token>``), so request lines are rewritten to ``/r/[redacted]`` and query strings
 are dropped before they reach any handler; line breaks inside a message are escaped so a
 value such as ``bob\\r\\nINFO forged`` cannot forge a second log line; SQL parameters (which
@@ -127,7 +127,7 @@ class SanitizeFilter(logging.Filter):
 
 
 class UTCFormatter(logging.Formatter):
-    """Timestamps in UTC, ISO 8601, whatever the server's time zone (security.md L07)."""
+    """Timestamps in UTC, ISO 8601, whatever the server's time zone."""
 
     converter = time.gmtime
     default_time_format = "%Y-%m-%dT%H:%M:%S"
@@ -185,7 +185,7 @@ def trust_proxy(app: Flask) -> None:
     """Believe ``X-Forwarded-For``/``-Proto`` only from the configured number of proxies.
 
     With the default of 0 the peer address is used as it is, so a client cannot choose the
-    address its rate limits and audit rows are recorded under (security.md D01).
+    address its rate limits and audit rows are recorded under.
     """
     hops = int(app.config["TRUSTED_PROXY_COUNT"])
     if hops > 0 and not isinstance(app.wsgi_app, ProxyFix):

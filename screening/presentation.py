@@ -31,13 +31,13 @@ from screening.models import STATUS_LABELS, Submission
 from screening.questionnaire.forms import BEST_TIMES
 from screening.scoring import Effect, Outcome, load_ruleset, questionnaire
 
-#: What a blank reads (spec: blanks read "Not answered", never "No").
+#: What a blank reads: "Not answered", never "No" (a blank is not a no).
 NOT_ANSWERED = "Not answered"
 #: What a line break in free text becomes where space is short (the printed page).
 LINE_BREAK = " | "
 #: The staff words of the questionnaire data file.
 STAFF = questionnaire.STAFF
-#: Free-text questions: never scored, scanned by staff (spec 1.0 rule 6).
+#: Free-text questions: never scored, scanned by staff (screening/scoring/README.md §2.1 rule 6).
 FREE_TEXT = frozenset(
     qid for qid, question in questionnaire.QUESTIONS.items() if question.type == "text"
 )
@@ -69,7 +69,7 @@ class Row:
 
     @property
     def free(self) -> bool:
-        """Free text: never scored; staff scan it (spec 1.0 rule 6)."""
+        """Free text: never scored; staff scan it (screening/scoring/README.md §2.1 rule 6)."""
         return self.id in FREE_TEXT
 
 

@@ -58,7 +58,7 @@ limit set it.
 Counters live in the ``rate_limit_counter`` table (:class:`DatabaseStorage`, URI
 ``screening-db://``, the default) so a limit holds across gunicorn workers and machines.
 A deployment with Redis may set ``RATELIMIT_STORAGE_URI = "redis://host:6379/0"`` instead.
-``memory://`` counts per process: N workers would allow N times the rate (security.md 1.5).
+``memory://`` counts per process: N workers would allow N times the rate.
 A form's counters are keyed by a hash of its token, never the token itself.
 
 Over a limit, the answer is the generic error page with status 429 and ``Retry-After``.

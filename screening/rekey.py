@@ -1,4 +1,4 @@
-"""Adding, rotating and retiring data keys: ``flask --app screening keys ...`` (issue 15).
+"""Adding, rotating and retiring data keys: ``flask --app screening keys ...``.
 
 Rotating while the app keeps serving:
 

@@ -17,7 +17,8 @@ from screening.i18n import join_words, translate
 from screening.models import Submission
 from screening.scoring import CareLevel, Effect, Outcome, headline, load_ruleset, question_text
 
-#: Rules after which the patient is told not to stop blood thinners or aspirin (spec 5.1 item 5).
+#: Rules after which the patient is told not to stop blood thinners or aspirin
+#: (screening/scoring/README.md §4.4 item 5; ENDRES2017).
 BLOOD_THINNER_RULES = frozenset({"C06_ANTICOAGULANT", "P01_ASPIRIN_NSAID"})
 
 

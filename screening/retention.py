@@ -1,4 +1,4 @@
-"""Retention: finished submissions are deleted once their clinic's period has passed (issue 15).
+"""Retention: finished submissions are deleted once their clinic's period has passed.
 
 A submission is due when it has been closed or "not proceeding" for longer than its
 clinic's ``retention_days`` (or the app's ``SUBMISSION_RETENTION_DAYS``), counted from the

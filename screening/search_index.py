@@ -1,4 +1,4 @@
-"""Staff search over encrypted names and phone numbers: keyed blind indexes (issue 15).
+"""Staff search over encrypted names and phone numbers: keyed blind indexes.
 
 The name and phone number are encrypted, so the database cannot compare them. Instead
 each submission has a few rows in ``search_token``, each the HMAC-SHA256 (key: the key

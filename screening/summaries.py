@@ -3,8 +3,8 @@
 A pure function of a stored submission, like :mod:`screening.results` for the patient.
 :func:`build_summary` gathers what the page shows, most important first; the template
 ``templates/print/summary.html`` lays it out. Every answer is in plain words with its
-question id (spec 1.0 rule 8), and a question that was asked but left blank reads
-:data:`NOT_ANSWERED`, never "No".
+question id (staff see ids, patients never do: screening/scoring/README.md §2.1 rule 8),
+and a question that was asked but left blank reads :data:`NOT_ANSWERED`, never "No".
 
 .. code-block:: python
 
@@ -89,8 +89,8 @@ class QuestionToBring:
         return found.group(0) if found else self.text
 
 
-#: The standard questions every patient is given (spec 3), in a few words each: the
-#: page prints the triggered questions in full and these as one line.
+#: The "always" questions to bring (Q01-Q11, screening/scoring/README.md §5), in a few words
+#: each: the page prints the triggered questions in full and these as one line.
 ALWAYS_TOPICS = {
     "Q01": "trigger points or another cause?",
     "Q02": "other treatments",

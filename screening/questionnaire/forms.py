@@ -1,6 +1,6 @@
 """One WTForms form per questionnaire page, built from the question data.
 
-Field names are the spec's question ids and option values are its answer codes, so an
+Field names are the question ids and option values the answer codes of questionnaire.toml, so an
 answer flows unchanged from the form to the draft, the submission and the scorer.
 Validation uses the same rules as the scorer (:func:`questionnaire.value_problem`) and
 turns each problem into a message a patient can act on.

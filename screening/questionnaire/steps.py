@@ -1,7 +1,7 @@
 """The order of the questionnaire's pages: the only place that knows it.
 
-Pages follow the spec's sections, with these changes for people filling the form on a
-phone while in pain:
+Pages follow the question sections (screening/scoring/README.md §2.2), with these changes for
+people filling the form on a phone while in pain:
 
 - "Where it hurts" is split: the body map first, then "which one place bothers you most"
   offering only the places picked (skipped when only one was picked).
@@ -24,7 +24,7 @@ from typing import Any
 from screening.i18n import N_
 from screening.scoring import conditions, questionnaire
 
-#: Fields of the "About you" and "Contact" pages that are not spec questions.
+#: Fields of the "About you" and "Contact" pages that are not questions of questionnaire.toml.
 DOB_FIELDS = ("dob_day", "dob_month", "dob_year")
 CONTACT_FIELDS = ("full_name", "phone", "email", "best_time")
 
@@ -33,7 +33,7 @@ CONTACT_FIELDS = ("full_name", "phone", "email", "best_time")
 class Step:
     id: str
     title: str
-    #: Spec question ids asked on this page, in order.
+    #: Question ids (questionnaire.toml) asked on this page, in order.
     questions: tuple[str, ...] = ()
     #: Personal (not scored) fields on this page.
     personal: tuple[str, ...] = ()
@@ -103,7 +103,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 PART_OF = {step_id: number for number, (_, ids) in enumerate(PARTS, 1) for step_id in ids}
 assert list(PART_OF) == [step.id for step in STEPS], "every page in one part, in page order"
 
-#: Every spec question except consent must be on exactly one page.
+#: Every question except consent and age (computed from the date of birth) is on exactly one page.
 assert sorted(q for s in STEPS for q in s.questions) == sorted(
     q for q in questionnaire.QUESTIONS if q not in ("consent", "age")
 ), "a question is missing from the pages or asked twice"

@@ -825,8 +825,8 @@ def csrf_expired(error: CSRFError) -> Any:
     if request.endpoint == "questionnaire.resume_link":
         return redirect(request.path, code=303)  # the date of birth page again
     if request.blueprint == "staff":
-        # A staff post without a valid token may be an attack: recorded (security L05),
-        # from people not signed in only up to a number per address and hour.
+        # A staff post without a valid token may be an attack: it is audited (from people
+        # not signed in, only up to a number per address and hour).
         too_many = csrf_failures.refused()
         if too_many is not None:
             return too_many

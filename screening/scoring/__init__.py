@@ -2,7 +2,7 @@
 
 The package is pure: it imports only the standard library and its own modules,
 reads only its own data files, and never reads the clock. The web layer calls
-:func:`score` with the coded answers (spec 2.3a) and stores
+:func:`score` with the coded answers (README §1) and stores
 :meth:`ScoringResult.to_dict` together with :attr:`ScoringResult.ruleset_version`.
 
 .. code-block:: python
@@ -13,7 +13,7 @@ reads only its own data files, and never reads the clock. The web layer calls
         result = score(answers)
     except ScoringInputError as exc:
         exc.missing, exc.invalid   # question ids, in form order
-    result.to_dict()               # the keys of spec 2.3
+    result.to_dict()               # the stored result (README §1)
 """
 
 from __future__ import annotations
@@ -68,18 +68,18 @@ class ScoringInputError(ValueError):
         super().__init__(f"answers not scored: missing {missing}, invalid {invalid}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the validation error of spec 2.3."""
+        """Return the stored validation error (README §1)."""
         return {"error": "validation", "missing": self.missing, "invalid": self.invalid}
 
 
 def score(answers: Mapping[str, Any], ruleset: RuleSet | None = None) -> ScoringResult:
-    """Score one answer set with every rule (spec 2).
+    """Score one answer set with every rule (README §4.1).
 
     Answers to questions that are not shown are ignored, as the form clears
     them. An unanswered ``tp_twitch`` counts as ``not_sure`` and an unanswered
     ``ivdu`` as ``prefer_not``.
 
-    :param answers: question ids mapped to coded values (spec 2.3a).
+    :param answers: question ids mapped to coded values (README §1).
     :param ruleset: the rules to use; defaults to the packaged rule file.
     :return: the result; the same answers always give the same result.
     :raise ScoringInputError: if a required answer is missing or any is invalid.
@@ -106,7 +106,7 @@ def headline(
     care_level: CareLevel | str | None = None,
     ruleset: RuleSet | None = None,
 ) -> str:
-    """Return the patient headline of an outcome (spec 2.1).
+    """Return the patient headline of an outcome (README §4.3).
 
     :param outcome: an :class:`Outcome` or its stored string.
     :param care_level: the care level for ``SEEK_CARE``; ignored otherwise.

@@ -1,4 +1,4 @@
-"""Derived values (spec 1.3) and rule evaluation (spec 2.1-2.3, 3).
+"""Derived values (README §2.5), rule evaluation and outcome (§4), questions to bring (§5).
 
 Everything here is a pure function of the coded answers and a loaded
 :class:`~screening.scoring.model.RuleSet`: no clock, no I/O, no free text.
@@ -21,7 +21,7 @@ from screening.scoring.model import (
     ScoringResult,
 )
 
-#: spec 1.3 conservative_set: the less invasive care tried before injections.
+#: The conservative set (README §2.5): the less invasive care tried before injections.
 CONSERVATIVE_SET = (
     "tx_pt",
     "tx_stretch",
@@ -33,7 +33,7 @@ CONSERVATIVE_SET = (
     "tx_tens",
     "tx_cbt",
 )
-#: spec 1.3 anticoag; "not sure" and "another" count as yes (spec 1.0 rule 5).
+#: anticoag (README §2.5); "not sure" and "another" count as yes (README §2.1 rule 5).
 ANTICOAG_CODES = frozenset(
     {
         "bt_warfarin",
@@ -49,7 +49,7 @@ ANTICOAG_CODES = frozenset(
         "bt_not_sure",
     }
 )
-#: spec 1.3 la_allergy: any local anesthetic checked in the allergy list.
+#: la_allergy (README §2.5): any local anesthetic checked in the allergy list.
 LA_ALLERGY_CODES = frozenset({"alg_lidocaine", "alg_bupivacaine", "alg_other_caine"})
 #: The five ACR 2016 groups counted by acr_groups.
 ACR_GROUPS = frozenset({"AXIAL", "L-UPPER", "R-UPPER", "L-LOWER", "R-LOWER"})
@@ -81,8 +81,9 @@ DERIVED: dict[str, Derived] = {
     "axial": Derived("bool", ("regions",)),
     "head_or_jaw": Derived("bool", ("regions",)),
     "lung_region": Derived("bool", ("regions",)),
-    # Not named in spec 1.3, but S11 needs it; it reads the region table rather
-    # than repeating the list of typical sites in the rule file.
+    # Not among the reference's derived values (README §9 item 7), but S11_TYPICAL_REGION
+    # needs it; it reads the region table rather than repeating the list of typical sites
+    # in the rule file.
     "primary_typical": Derived("bool", ("primary_region",)),
     "core_trp": Derived("bool", ("tp_knot", "tp_spot", "tp_referred")),
     "conservative_adequate": Derived("bool", ("tx", "pt_weeks")),
@@ -104,7 +105,7 @@ def peg_score(answers: Mapping[str, Any]) -> float:
 
 
 def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
-    """Compute the derived values of spec 1.3 from a valid, visible answer set.
+    """Compute the derived values (README §2.5) from a valid, visible answer set.
 
     ``support_score`` and ``fired`` are left to :func:`evaluate`.
 
@@ -184,7 +185,7 @@ def evaluate(ruleset: RuleSet, answers: Mapping[str, Any]) -> ScoringResult:
 
 
 def combine(effects: set[Effect]) -> tuple[Outcome, CareLevel | None]:
-    """Combine the effects of the fired rules into an outcome (spec 2.1)."""
+    """Combine the effects of the fired rules into an outcome (README §4.1 step 5)."""
     if Effect.EMERGENCY in effects:
         return Outcome.SEEK_CARE, CareLevel.EMERGENCY
     if Effect.PROMPT in effects:
@@ -199,7 +200,7 @@ def combine(effects: set[Effect]) -> tuple[Outcome, CareLevel | None]:
 def questions_to_bring(
     ruleset: RuleSet, fired: tuple[Rule, ...], answers: Mapping[str, Any]
 ) -> tuple[AskedQuestion, ...]:
-    """List the questions to bring in the order of spec 3.
+    """List the questions to bring in output order (README §5).
 
     Triggered questions come first, in the order of the fired rules that add
     them, then the "always" questions; each question appears once.

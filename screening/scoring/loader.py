@@ -395,7 +395,7 @@ def _headlines(raw: Any, problems: list[str]) -> dict[tuple[Outcome, CareLevel |
             if outcome == Outcome.SEEK_CARE
             else level is not None
         ):
-            problems.append(f"{where}: not an outcome of spec 2.1")
+            problems.append(f"{where}: not a valid outcome and care level")
             continue
         key = (Outcome(outcome), None if level is None else CareLevel(level))
         if key in headlines:

@@ -13,9 +13,9 @@ from typing import Any
 
 
 class Effect(enum.StrEnum):
-    """What a fired rule does to the outcome (spec 2.1).
+    """What a fired rule does to the outcome (README §3.1).
 
-    The member order is the display order of fired rules (spec 2.3).
+    The member order is the display order of fired rules (README §4.2).
     """
 
     EMERGENCY = "EMERGENCY"
@@ -37,7 +37,7 @@ _EFFECT_RANK = {effect: rank for rank, effect in enumerate(Effect)}
 
 
 class Outcome(enum.StrEnum):
-    """The overall result, most urgent first (spec 2.1)."""
+    """The overall result, most urgent first (README §1, §4.1)."""
 
     SEEK_CARE = "SEEK_CARE"
     NOT_A_FIT = "NOT_A_FIT"
@@ -46,7 +46,7 @@ class Outcome(enum.StrEnum):
 
 
 class CareLevel(enum.StrEnum):
-    """How soon a SEEK_CARE patient must be seen (spec 2.1)."""
+    """How soon a SEEK_CARE patient must be seen (README §4.1)."""
 
     EMERGENCY = "EMERGENCY"
     PROMPT = "PROMPT"
@@ -54,7 +54,7 @@ class CareLevel(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule of spec 2.2, as read from ``rules.toml``."""
+    """One rule, as read from ``rules.toml`` (README §3)."""
 
     #: Stable identifier such as ``R01_CAUDA``; stored with submissions.
     id: str
@@ -65,13 +65,13 @@ class Rule:
     patient_reason: str
     #: Technical note shown to staff.
     clinician_note: str
-    #: Citation keys of spec section 6 (``JUDGMENT`` marks a spec judgment call).
+    #: Citation keys of README §7 (``JUDGMENT`` marks a judgment call with no source).
     sources: tuple[str, ...]
     #: Points added to the support score (SUPPORT rules only).
     points: int = 0
-    #: Ids of the questions to bring that this rule adds (spec 3).
+    #: Ids of the questions to bring that this rule adds (README §5).
     questions: tuple[str, ...] = ()
-    #: Extra wording from the spec's source column (``Table 1``), if any.
+    #: Extra detail about the sources (``Table 1``), if any.
     source_note: str = ""
 
     @property
@@ -81,13 +81,13 @@ class Rule:
 
     @property
     def sort_key(self) -> tuple[int, str]:
-        """Display order of spec 2.3: by effect, then by id."""
+        """Display order (README §4.2): by effect, then by id."""
         return (self.effect.rank, self.id)
 
 
 @dataclass(frozen=True)
 class BringQuestion:
-    """One entry of the questions-to-bring catalogue (spec 3)."""
+    """One entry of the questions-to-bring catalog (README §5)."""
 
     id: str
     #: Patient wording; may hold ``{names}``, ``{items}``, ``{treatment}`` or ``{problem}``.
@@ -131,7 +131,7 @@ class RuleSet:
     catalogue: Mapping[str, BringQuestion]
     #: Patient headline by ``(outcome, care_level)``; care level is None unless SEEK_CARE.
     headlines: Mapping[tuple[Outcome, CareLevel | None], str]
-    #: Heading printed above the questions list for SEEK_CARE (spec 3).
+    #: Heading printed above the questions list for SEEK_CARE (README §5).
     for_later_heading: str
     #: Question ids that no rule reads on purpose (free text and unscored items).
     unscored: frozenset[str]
@@ -149,7 +149,7 @@ class RuleSet:
 
 @dataclass(frozen=True)
 class ScoringResult:
-    """The outcome of scoring one answer set (spec 2.3).
+    """The outcome of scoring one answer set (README §1, the stored result).
 
     :meth:`to_dict` gives exactly the stored contract; the other attributes are
     structured views of the same data for templates.
@@ -160,9 +160,9 @@ class ScoringResult:
     blocking_contraindication: bool
     support_score: int
     peg_score: float
-    #: Fired rules in the order of spec 2.3, support rules last.
+    #: Fired rules in display order (README §4.2), support rules last.
     fired: tuple[Rule, ...]
-    #: Questions to bring in the order of spec 3, placeholders filled.
+    #: Questions to bring in output order (README §5), placeholders filled.
     asked: tuple[AskedQuestion, ...]
     ruleset_version: str
     headline: str
@@ -201,7 +201,7 @@ class ScoringResult:
         return [q.id for q in self.asked]
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the stored result: exactly the keys of spec 2.3."""
+        """Return the stored result: exactly the keys listed in README §1."""
         return {
             "outcome": self.outcome.value,
             "care_level": None if self.care_level is None else self.care_level.value,

@@ -23,7 +23,7 @@ DATA_FILE = Path(__file__).with_name("questionnaire.toml")
 TYPES = frozenset({"yes_no", "ynu", "single", "multi", "scale", "int", "text", "bool"})
 CHOICE_TYPES = frozenset({"yes_no", "ynu", "single"})
 
-#: Youngest age the form is for (spec 1.0 rule 1).
+#: Youngest age the form is for (README §2.1 rule 1).
 MIN_AGE = 18
 
 
@@ -78,7 +78,7 @@ class Question:
     anchors: tuple[str, str] | None = None
     #: A validated instrument item whose published wording must not change.
     validated: bool = False
-    #: A "yes" is a possible emergency (spec 1.0 rule 2).
+    #: A "yes" is a possible emergency (README §2.1 rule 2).
     emergency: bool = False
     #: For expanded per-treatment questions: the treatment code they ask about.
     about: str | None = None
@@ -335,9 +335,9 @@ def is_missing(question: Question, value: Any) -> bool:
 def validate(answers: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """Check a whole answer set.
 
-    :param answers: question ids mapped to coded values (spec 2.3a).
+    :param answers: question ids mapped to coded values (README §1).
     :return: ``(missing, invalid)`` question ids in form order; unknown ids are invalid
-        and listed last. An age under 18 is invalid (spec 1.0 rule 1).
+        and listed last. An age under 18 is invalid (README §2.1 rule 1).
     """
     missing: list[str] = []
     invalid: list[str] = []

@@ -1,7 +1,7 @@
 """search indexes within clinics
 
 Staff search within their clinics: (clinic_id, search_name / search_last / search_phone),
-so a name search in one clinic reads that clinic's matches only (issue 5).
+so a name search in one clinic reads that clinic's matches only.
 
 Revision ID: 0009
 Revises: 0008
