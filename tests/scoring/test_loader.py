@@ -268,9 +268,12 @@ BROKEN = [
     # Headlines.
     (_drop_headline, "headline DISCUSS/None: missing"),
     (_extra_headline, "headline SEEK_CARE/EMERGENCY: duplicate headline"),
-    (_headline(0, care_level=None), "headline SEEK_CARE/None: not an outcome of spec 2.1"),
-    (_headline(2, care_level="PROMPT"), "headline NOT_A_FIT/PROMPT: not an outcome of spec 2.1"),
-    (_headline(2, outcome="MAYBE"), "headline MAYBE/None: not an outcome of spec 2.1"),
+    (_headline(0, care_level=None), "headline SEEK_CARE/None: not a valid outcome and care level"),
+    (
+        _headline(2, care_level="PROMPT"),
+        "headline NOT_A_FIT/PROMPT: not a valid outcome and care level",
+    ),
+    (_headline(2, outcome="MAYBE"), "headline MAYBE/None: not a valid outcome and care level"),
     (_headline(3, text=""), "headline DISCUSS_WITH_CONCERNS/None: has no patient wording"),
     (_headline(3, colour="red"), "headline DISCUSS_WITH_CONCERNS/None: unknown key 'colour'"),
     # Questions catalogue.
