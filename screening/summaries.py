@@ -50,8 +50,6 @@ __all__ = [
 
 #: The summary's stylesheet, from ``static/``: the same one the browser's print view links.
 STYLESHEETS = ("css/summary.css",)
-#: Paper sizes the template knows; anything else prints on US Letter.
-PAPERS = ("letter", "a4")
 #: Questions the "Treatments tried" list itself shows (each treatment with how it worked,
 #: physical therapy with its weeks); the rest of the group prints as rows under it.
 IN_TREATMENT_LIST = frozenset(

@@ -40,7 +40,6 @@ from screening.staff import csrf_failures
 bp = Blueprint("questionnaire", __name__)
 
 SESSION_KEY = "draft"
-SERVICE_NAME = "Muscle pain check"
 
 
 def today() -> date:

@@ -49,7 +49,6 @@ __all__ = [
     "headline",
     "load_ruleset",
     "question_text",
-    "rule",
     "score",
 ]
 
@@ -91,14 +90,6 @@ def score(answers: Mapping[str, Any], ruleset: RuleSet | None = None) -> Scoring
     if missing or invalid:
         raise ScoringInputError(missing, invalid)
     return engine.evaluate(ruleset, questionnaire.visible_answers(answers))
-
-
-def rule(rule_id: str, ruleset: RuleSet | None = None) -> Rule:
-    """Return a rule by id, e.g. to show a stored result's reasons and sources.
-
-    :raise KeyError: if the rule set has no such rule.
-    """
-    return (ruleset or load_ruleset()).by_id[rule_id]
 
 
 def headline(
