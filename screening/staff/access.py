@@ -18,8 +18,9 @@ from typing import Any
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user
-from sqlalchemy import delete, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from screening import audit
 from screening.extensions import db
@@ -179,6 +180,32 @@ def _expired(staff_session: StaffSession, now: datetime) -> bool:
     return now - staff_session.last_seen > idle or now - staff_session.created_at > absolute
 
 
+_WITH_USER = (
+    joinedload(StaffSession.user).options(
+        defer(StaffUser.password_hash), defer(StaffUser.totp_secret), defer(StaffUser.totp_pending)
+    ),
+)
+
+
+def _touch(staff_session: StaffSession, now: datetime) -> None:
+    """Save ``now`` as the session's last activity, and commit.
+
+    One UPDATE of that column, and a commit that does not expire what the session holds:
+    only the staff session and its user are loaded at this point, read moments ago in the
+    same transaction, and expiring them made the sign-in check load both again.
+    """
+    db.session.execute(
+        update(StaffSession).where(StaffSession.id == staff_session.id).values(last_seen=now)
+    )
+    set_committed_value(staff_session, "last_seen", now)
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def current_staff_session() -> StaffSession | None:
     """Return this request's live staff session (ending it here if it has timed out)."""
     if "staff_session" in g:
@@ -187,7 +214,9 @@ def current_staff_session() -> StaffSession | None:
     token = session.get(SESSION_KEY)
     if not token:
         return None
-    staff_session = db.session.get(StaffSession, _hash(token))
+    # The session and its user in one query; the user's sealed secrets (password hash,
+    # second-factor keys) are left unread, and undecrypted, until a page needs them.
+    staff_session = db.session.get(StaffSession, _hash(token), options=_WITH_USER)
     if staff_session is None or not staff_session.user.active:
         session.pop(SESSION_KEY, None)
         return None
@@ -201,8 +230,7 @@ def current_staff_session() -> StaffSession | None:
         return None
     # Count this request as activity (idle logoff is measured from the last request).
     if request.endpoint != "staff.session_status":
-        staff_session.last_seen = now
-        db.session.commit()
+        _touch(staff_session, now)
     g.staff_session = staff_session
     return staff_session
 
