@@ -358,7 +358,7 @@ def _queue_page(search: str = "") -> tuple[str, int]:
         default_view="all" if search.strip() else "open",
     )
     everywhere = sees_every_clinic(current_user)
-    found = queue.page_of(current_user, filters, search, everywhere)
+    found, counts = queue.page_and_counts(current_user, filters, search, everywhere)
     # Forms sent before any clinic existed: administrators see them first, to move them.
     orphans = (
         queue.unassigned_clinic()
@@ -382,7 +382,7 @@ def _queue_page(search: str = "") -> tuple[str, int]:
         total=found.total,
         too_many=found.too_many,
         filters=filters,
-        counts=queue.status_counts(current_user, filters, everywhere),
+        counts=counts,
         clinics=clinic_list,
         zone=zone,
         zone_name=zone_label(zone),
