@@ -241,7 +241,8 @@ def _search(query: Select, term: str, page: int, clinic_ids: list[int] | None) -
 def _listed(query: Select) -> Select:
     return query.options(
         *(defer(column) for column in _NOT_LISTED),
-        joinedload(Submission.assigned_to),
+        # Only the name is shown; the account's sealed secrets are not read (nor decrypted).
+        joinedload(Submission.assigned_to).load_only(StaffUser.id, StaffUser.username),
         joinedload(Submission.clinic),
     )
 
