@@ -509,8 +509,12 @@ def _detail(
 @permission_required("submission:view")
 def submission(public_id: str) -> Any:
     item = _get_visible(public_id)
+    page = _detail(item)
+    # Written once the page is rendered (as the queue does): its commit expires what the
+    # page reads, and rendering after it loaded the submission, its clinic and the user
+    # again. Nothing is sent without the row: a failed audit write is a 503 page.
     audit.record("submission.view", submission_id=item.id)
-    return _detail(item)
+    return page
 
 
 def _expected_version() -> int:
@@ -630,18 +634,21 @@ def _pdf_file(data: bytes, name: str) -> Response:
 def summary_print(public_id: str) -> str:
     """The print view: printing is a server-side action, so it is audited (security L02)."""
     item = _get_visible(public_id)
+    page = _summary_html([item], pdf=False)  # before the audit's commit (see submission)
     workflow.record_output([item.id], Event.PRINT, current_user)
     audit.record("submission.print", submission_id=item.id)
-    return _summary_html([item], pdf=False)
+    return page
 
 
 @bp.get("/submissions/<public_id>/summary.pdf")
 @permission_required("submission:print")
 def summary_pdf(public_id: str) -> Response:
     item = _get_visible(public_id)
+    # Made before the audit's commit (see submission); sent only once the row is written.
+    response = _pdf_response(_summary_html([item], pdf=True), f"summary-{item.reference}.pdf")
     workflow.record_output([item.id], Event.PDF, current_user)
     audit.record("submission.pdf", submission_id=item.id)
-    return _pdf_response(_summary_html([item], pdf=True), f"summary-{item.reference}.pdf")
+    return response
 
 
 @bp.post("/summaries.pdf")
