@@ -214,13 +214,20 @@ def current_staff_session() -> StaffSession | None:
     token = session.get(SESSION_KEY)
     if not token:
         return None
-    # The session and its user in one query; the user's sealed secrets (password hash,
-    # second-factor keys) are left unread, and undecrypted, until a page needs them.
-    staff_session = db.session.get(StaffSession, _hash(token), options=_WITH_USER)
+    now = utcnow()
+    # The session, its user and the user's running emergency access in one query; the
+    # user's sealed secrets (password hash, second-factor keys) are left unread, and
+    # undecrypted, until a page needs them.
+    found = db.session.execute(
+        select(StaffSession, *_running_grant(now))
+        .options(*_WITH_USER)
+        .where(StaffSession.id == _hash(token))
+    ).first()
+    staff_session = found[0] if found else None
     if staff_session is None or not staff_session.user.active:
         session.pop(SESSION_KEY, None)
         return None
-    now = utcnow()
+    g.staff_grant = (found[1], found[2]) if found[1] is not None else None
     if _expired(staff_session, now):
         audit.record("auth.timeout", actor=staff_session.user)
         db.session.delete(staff_session)
@@ -240,11 +247,25 @@ def _load_from_request(_request: Any) -> StaffUser | None:
     staff_session = current_staff_session()
     if staff_session is None or staff_session.stage != "full":
         return None
-    grant = active_grant(staff_session.user)
+    grant = g.get("staff_grant")  # read with the session (current_staff_session)
     if grant is not None:
-        g.break_glass_id = grant.id
-        g.break_glass_until = grant.expires_at
+        g.break_glass_id, g.break_glass_until = grant
     return staff_session.user
+
+
+def _running_grant(now: datetime) -> tuple[Any, Any]:
+    """The id and end of the session user's running emergency access, as two columns of
+    the session's query (what :func:`active_grant` finds, without a query of its own)."""
+    running = (
+        select(BreakGlassGrant)
+        .where(BreakGlassGrant.user_id == StaffSession.user_id, BreakGlassGrant.expires_at > now)
+        .order_by(BreakGlassGrant.id.desc())
+        .limit(1)
+    )
+    return (
+        running.with_only_columns(BreakGlassGrant.id).scalar_subquery(),
+        running.with_only_columns(BreakGlassGrant.expires_at).scalar_subquery(),
+    )
 
 
 def active_grant(user: StaffUser) -> BreakGlassGrant | None:

@@ -343,10 +343,16 @@ def password() -> Any:
 
 
 def _visible_clinics() -> list[Clinic]:
-    """The clinics whose submissions the signed-in person sees, by name."""
-    if sees_every_clinic(current_user):
-        return list(db.session.scalars(select(Clinic).order_by(Clinic.name)))
-    return list(current_user.clinics)
+    """The clinics whose submissions the signed-in person sees, by name.
+
+    Read once per request: the queue asks, and so does the emergency access notice.
+    """
+    if "visible_clinics" not in g:
+        if sees_every_clinic(current_user):
+            g.visible_clinics = list(db.session.scalars(select(Clinic).order_by(Clinic.name)))
+        else:
+            g.visible_clinics = list(current_user.clinics)
+    return g.visible_clinics
 
 
 def _queue_page(search: str = "") -> tuple[str, int]:

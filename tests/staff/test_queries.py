@@ -68,14 +68,9 @@ def statements(app, load: Callable[[], object]) -> list[str]:
     return seen
 
 
-#: Every signed-in page: the staff session and its user (one query), the session's last
-#: activity, emergency access, and the user's clinics.
-SIGNED_IN = [
-    "SELECT staff_session",
-    "UPDATE staff_session",
-    "SELECT break_glass_grant",
-    "SELECT clinic",
-]
+#: Every signed-in page: the staff session with its user and emergency access (one
+#: query), the session's last activity, and the user's clinics.
+SIGNED_IN = ["SELECT staff_session", "UPDATE staff_session", "SELECT clinic"]
 #: One audit row: the chain's head read, the row, the head moved.
 AUDITED = ["SELECT audit_head", "INSERT audit_event", "UPDATE audit_head"]
 
@@ -162,3 +157,15 @@ def test_a_record_systems_search_page_of_50(app, clock, rows):
         "SELECT submission",
         *AUDITED,
     ]
+
+
+def test_emergency_access_is_read_with_the_session(app, desk):
+    seed(app, 3)
+    desk.get("/staff/emergency-access")
+    reason = "Covering for South Clinic while their nurse is away"
+    assert desk.post("/staff/emergency-access", {"reason": reason}).status_code == 303
+    page = desk.get("/staff/")
+    assert "Emergency access is on" in page.get_data(as_text=True)
+    found = statements(app, lambda: desk.get("/staff/"))
+    # Everywhere: every clinic is listed (one query) instead of the user's own.
+    assert found == [*SIGNED_IN, "SELECT submission", "SELECT submission", *AUDITED]
