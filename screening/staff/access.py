@@ -9,6 +9,7 @@ factor reset.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -16,9 +17,20 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_app_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, current_user
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -188,22 +200,67 @@ _WITH_USER = (
 
 
 def _touch(staff_session: StaffSession, now: datetime) -> None:
-    """Save ``now`` as the session's last activity, and commit.
+    """Save ``now`` as the session's last activity, in the request's transaction.
 
-    One UPDATE of that column, and a commit that does not expire what the session holds:
-    only the staff session and its user are loaded at this point, read moments ago in the
-    same transaction, and expiring them made the sign-in check load both again.
+    The page's own commit (its audit row, most often) commits it too: one transaction a
+    request instead of two, and the session and user just read are not expired and read
+    again. A request that commits nothing, or rolls back, has it written at its end
+    (:func:`_save_activity`), so every request but the session-status poll still counts
+    as activity, to the moment it began, as before.
     """
     db.session.execute(
         update(StaffSession).where(StaffSession.id == staff_session.id).values(last_seen=now)
     )
     set_committed_value(staff_session, "last_seen", now)
-    session = db.session()
-    session.expire_on_commit = False
+    g.activity = _Activity(staff_session.id, now)
+
+
+class _Activity:
+    """This request's last-activity write: pending in the transaction, saved, or lost."""
+
+    __slots__ = ("session_id", "moment", "state")
+
+    def __init__(self, session_id: str, moment: datetime) -> None:
+        self.session_id, self.moment, self.state = session_id, moment, "pending"
+
+
+def _activity() -> _Activity | None:
+    return g.get("activity") if has_app_context() else None
+
+
+@event.listens_for(db.session, "after_commit")
+def _activity_committed(_session: Any) -> None:
+    activity = _activity()
+    if activity is not None and activity.state == "pending":
+        activity.state = "saved"
+
+
+@event.listens_for(db.session, "after_rollback")
+def _activity_rolled_back(_session: Any) -> None:
+    activity = _activity()
+    if activity is not None and activity.state == "pending":
+        activity.state = "lost"
+
+
+def _save_activity(_error: BaseException | None) -> None:
+    """At the end of a request whose transaction did not carry the last-activity write
+    (nothing committed, or rolled back): discard what the request left uncommitted, as
+    the end of a request always does, then write it in a transaction of its own."""
+    activity = g.pop("activity", None)
+    if activity is None or activity.state == "saved":
+        return
     try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+        db.session.rollback()
+        db.session.execute(
+            update(StaffSession)
+            .where(StaffSession.id == activity.session_id)
+            .values(last_seen=activity.moment)
+        )
+        db.session.commit()
+    except Exception:
+        current_app.logger.warning("Could not save a staff session's activity", exc_info=True)
+        with contextlib.suppress(Exception):
+            db.session.rollback()
 
 
 def current_staff_session() -> StaffSession | None:
@@ -364,3 +421,4 @@ def init_app(app: Flask) -> None:
     app.config["REMEMBER_COOKIE_DURATION"] = timedelta(seconds=0)
     login_manager.session_protection = None  # the server-side session is the protection
     app.before_request(_gate)
+    app.teardown_request(_save_activity)

@@ -169,3 +169,21 @@ def test_emergency_access_is_read_with_the_session(app, desk):
     found = statements(app, lambda: desk.get("/staff/"))
     # Everywhere: every clinic is listed (one query) instead of the user's own.
     assert found == [*SIGNED_IN, "SELECT submission", "SELECT submission", *AUDITED]
+
+
+@pytest.mark.parametrize("path", ["/staff/", "/staff/password"])
+def test_a_page_is_one_transaction(app, desk, path):
+    """The session's last activity is committed with the page's own writes (the queue's
+    audit row), or on its own at the end when the page writes nothing: one commit."""
+    seed(app, 3)
+    desk.get(path)
+    commits: list[int] = []
+    with app.app_context():
+        engine = db.engine
+    note = lambda _conn: commits.append(1)  # noqa: E731
+    event.listen(engine, "commit", note)
+    try:
+        assert desk.get(path).status_code == 200
+    finally:
+        event.remove(engine, "commit", note)
+    assert len(commits) == 1
