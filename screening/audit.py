@@ -98,7 +98,7 @@ import click
 from flask import current_app, g, has_request_context, request
 from flask.cli import AppGroup
 from sqlalchemy import DDL, JSON, Index, Integer, String, Text, cast, event, select, text
-from sqlalchemy.orm import Mapped, attributes, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from screening import models
 from screening.config import MIN_SECRET_LENGTH, ConfigError
@@ -438,7 +438,8 @@ def record(
     :param submission_id: the one submission concerned, if any.
     :param target: what else was acted on, e.g. a username (cut to 128 characters).
     :param detail: small JSON-able dict of ids and codes; never patient data.
-    :return: the committed row (its attributes readable without a query).
+    :return: the committed row, not held by the session (its attributes readable without
+        a query).
     :raise AuditError: when the row could not be written; nothing was stored.
     :raise ValueError: on an invalid ``action``, ``outcome`` or ``detail`` (a bug).
     """
@@ -489,7 +490,10 @@ def record(
         )
         row.row_hash = _mac(chain_key(), prev_hash, _canonical(row))
         values = {c.key: getattr(row, c.key) for c in AuditEvent.__table__.columns}
-        session.add(row)
+        # A plain INSERT, not the ORM's unit of work: the row is complete and never
+        # changes, so tracking it in the session would only cost time on every request.
+        # It still runs in the caller's transaction, after the caller's pending changes.
+        session.execute(AuditEvent.__table__.insert().values(**values))
         _move_head(session, row, first=not have_head)
         session.commit()
     except Exception as error:
@@ -500,10 +504,6 @@ def record(
         log.error("audit write failed for %s: %s", action, type(error).__name__)
         raise AuditError(f"audit write failed for {action}") from error
 
-    # commit() expired the row; put the known values back so reading them does not
-    # open a new transaction (on SQLite, one that holds the write lock).
-    for key, value in values.items():
-        attributes.set_committed_value(row, key, value)
     if prev_at is not None and prev_at.astimezone(UTC).date() != row.at.date():
         checkpoint(prev_id, prev_hash, prev_at)
     return row

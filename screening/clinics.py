@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel.dates import format_time as babel_time
@@ -127,13 +128,8 @@ class Hours:
     @classmethod
     def of(cls, clinic: Clinic | None) -> Hours:
         if clinic is None:
-            return cls(frozenset(range(5)), time(8), time(17), default_zone())
-        return cls(
-            frozenset(int(d) for d in clinic.open_days if d.isdigit() and int(d) < 7),
-            parse_time(clinic.opens_at) or time(8),
-            parse_time(clinic.closes_at) or time(17),
-            zone_of(clinic),
-        )
+            return _hours("01234", None, None, default_zone())
+        return _hours(clinic.open_days, clinic.opens_at, clinic.closes_at, zone_of(clinic))
 
     @property
     def day_length(self) -> timedelta:
@@ -175,6 +171,17 @@ class Hours:
             names = [WEEKDAYS[d] for d in days]
             named = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         return f"{named}, {_clock(self.opens)} to {_clock(self.closes)}"
+
+
+@lru_cache(maxsize=256)
+def _hours(open_days: str, opens_at: str | None, closes_at: str | None, zone: str) -> Hours:
+    """Opening hours from a clinic's settings (kept: the queue asks once per row)."""
+    return Hours(
+        frozenset(int(d) for d in open_days if d.isdigit() and int(d) < 7),
+        parse_time(opens_at) or time(8),
+        parse_time(closes_at) or time(17),
+        zone,
+    )
 
 
 def _clock(moment: time) -> str:

@@ -9,6 +9,7 @@ factor reset.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -16,10 +17,22 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_app_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, current_user
-from sqlalchemy import delete, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from screening import audit
 from screening.extensions import db
@@ -179,6 +192,77 @@ def _expired(staff_session: StaffSession, now: datetime) -> bool:
     return now - staff_session.last_seen > idle or now - staff_session.created_at > absolute
 
 
+_WITH_USER = (
+    joinedload(StaffSession.user).options(
+        defer(StaffUser.password_hash), defer(StaffUser.totp_secret), defer(StaffUser.totp_pending)
+    ),
+)
+
+
+def _touch(staff_session: StaffSession, now: datetime) -> None:
+    """Save ``now`` as the session's last activity, in the request's transaction.
+
+    The page's own commit (its audit row, most often) commits it too: one transaction a
+    request instead of two, and the session and user just read are not expired and read
+    again. A request that commits nothing, or rolls back, has it written at its end
+    (:func:`_save_activity`), so every request but the session-status poll still counts
+    as activity, to the moment it began, as before.
+    """
+    db.session.execute(
+        update(StaffSession).where(StaffSession.id == staff_session.id).values(last_seen=now)
+    )
+    set_committed_value(staff_session, "last_seen", now)
+    g.activity = _Activity(staff_session.id, now)
+
+
+class _Activity:
+    """This request's last-activity write: pending in the transaction, saved, or lost."""
+
+    __slots__ = ("session_id", "moment", "state")
+
+    def __init__(self, session_id: str, moment: datetime) -> None:
+        self.session_id, self.moment, self.state = session_id, moment, "pending"
+
+
+def _activity() -> _Activity | None:
+    return g.get("activity") if has_app_context() else None
+
+
+@event.listens_for(db.session, "after_commit")
+def _activity_committed(_session: Any) -> None:
+    activity = _activity()
+    if activity is not None and activity.state == "pending":
+        activity.state = "saved"
+
+
+@event.listens_for(db.session, "after_rollback")
+def _activity_rolled_back(_session: Any) -> None:
+    activity = _activity()
+    if activity is not None and activity.state == "pending":
+        activity.state = "lost"
+
+
+def _save_activity(_error: BaseException | None) -> None:
+    """At the end of a request whose transaction did not carry the last-activity write
+    (nothing committed, or rolled back): discard what the request left uncommitted, as
+    the end of a request always does, then write it in a transaction of its own."""
+    activity = g.pop("activity", None)
+    if activity is None or activity.state == "saved":
+        return
+    try:
+        db.session.rollback()
+        db.session.execute(
+            update(StaffSession)
+            .where(StaffSession.id == activity.session_id)
+            .values(last_seen=activity.moment)
+        )
+        db.session.commit()
+    except Exception:
+        current_app.logger.warning("Could not save a staff session's activity", exc_info=True)
+        with contextlib.suppress(Exception):
+            db.session.rollback()
+
+
 def current_staff_session() -> StaffSession | None:
     """Return this request's live staff session (ending it here if it has timed out)."""
     if "staff_session" in g:
@@ -187,11 +271,20 @@ def current_staff_session() -> StaffSession | None:
     token = session.get(SESSION_KEY)
     if not token:
         return None
-    staff_session = db.session.get(StaffSession, _hash(token))
+    now = utcnow()
+    # The session, its user and the user's running emergency access in one query; the
+    # user's sealed secrets (password hash, second-factor keys) are left unread, and
+    # undecrypted, until a page needs them.
+    found = db.session.execute(
+        select(StaffSession, *_running_grant(now))
+        .options(*_WITH_USER)
+        .where(StaffSession.id == _hash(token))
+    ).first()
+    staff_session = found[0] if found else None
     if staff_session is None or not staff_session.user.active:
         session.pop(SESSION_KEY, None)
         return None
-    now = utcnow()
+    g.staff_grant = (found[1], found[2]) if found[1] is not None else None
     if _expired(staff_session, now):
         audit.record("auth.timeout", actor=staff_session.user)
         db.session.delete(staff_session)
@@ -201,8 +294,7 @@ def current_staff_session() -> StaffSession | None:
         return None
     # Count this request as activity (idle logoff is measured from the last request).
     if request.endpoint != "staff.session_status":
-        staff_session.last_seen = now
-        db.session.commit()
+        _touch(staff_session, now)
     g.staff_session = staff_session
     return staff_session
 
@@ -212,11 +304,25 @@ def _load_from_request(_request: Any) -> StaffUser | None:
     staff_session = current_staff_session()
     if staff_session is None or staff_session.stage != "full":
         return None
-    grant = active_grant(staff_session.user)
+    grant = g.get("staff_grant")  # read with the session (current_staff_session)
     if grant is not None:
-        g.break_glass_id = grant.id
-        g.break_glass_until = grant.expires_at
+        g.break_glass_id, g.break_glass_until = grant
     return staff_session.user
+
+
+def _running_grant(now: datetime) -> tuple[Any, Any]:
+    """The id and end of the session user's running emergency access, as two columns of
+    the session's query (what :func:`active_grant` finds, without a query of its own)."""
+    running = (
+        select(BreakGlassGrant)
+        .where(BreakGlassGrant.user_id == StaffSession.user_id, BreakGlassGrant.expires_at > now)
+        .order_by(BreakGlassGrant.id.desc())
+        .limit(1)
+    )
+    return (
+        running.with_only_columns(BreakGlassGrant.id).scalar_subquery(),
+        running.with_only_columns(BreakGlassGrant.expires_at).scalar_subquery(),
+    )
 
 
 def active_grant(user: StaffUser) -> BreakGlassGrant | None:
@@ -311,3 +417,4 @@ def init_app(app: Flask) -> None:
     app.config["REMEMBER_COOKIE_DURATION"] = timedelta(seconds=0)
     login_manager.session_protection = None  # the server-side session is the protection
     app.before_request(_gate)
+    app.teardown_request(_save_activity)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, false, func, select, union
+from sqlalchemy import Select, false, func, literal, select, union, union_all
 from sqlalchemy.orm import defer, joinedload
 
 from screening import search_index
@@ -241,45 +241,97 @@ def _search(query: Select, term: str, page: int, clinic_ids: list[int] | None) -
 def _listed(query: Select) -> Select:
     return query.options(
         *(defer(column) for column in _NOT_LISTED),
-        joinedload(Submission.assigned_to),
+        # Only the name is shown; the account's sealed secrets are not read (nor decrypted).
+        joinedload(Submission.assigned_to).load_only(StaffUser.id, StaffUser.username),
         joinedload(Submission.clinic),
     )
 
 
+def _capped(query: Select) -> Select:
+    """How many rows ``query`` has, up to :data:`COUNT_CAP` + 1, as a one-row select."""
+    capped = query.with_only_columns(Submission.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(capped)
+
+
 def _count(query: Select) -> int:
     """Number of rows of ``query``, up to :data:`COUNT_CAP` + 1 (then shown as "1,000+")."""
-    capped = query.with_only_columns(Submission.id).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
+    return int(db.session.scalar(_capped(query)) or 0)
+
+
+def _counts(queries: list[Select]) -> list[int]:
+    """:func:`_count` of each query, in one statement.
+
+    Each count stays its own capped subquery (a UNION ALL of them), so each reads at
+    most :data:`COUNT_CAP` + 1 index entries as before; one GROUP BY status would read
+    every visible row. One statement instead of one per count saves a round trip and the
+    statement overhead of each.
+    """
+    arms = [
+        _capped(query).add_columns(literal(index).label("arm"))
+        for index, query in enumerate(queries)
+    ]
+    found = dict.fromkeys(range(len(queries)), 0)
+    for count, arm in db.session.execute(union_all(*arms)):
+        found[int(arm)] = int(count or 0)
+    return [found[index] for index in range(len(queries))]
+
+
+def _queue_query(user: StaffUser, filters: Filters, everywhere: bool) -> Select:
+    return _filtered(visible(user, everywhere, filters.assignee is None), filters)
+
+
+def _status_queries(user: StaffUser, filters: Filters, everywhere: bool) -> list[Select]:
+    blank = replace(filters, status="", view="all", page=1)
+    base = _filtered(visible(user, everywhere, filters.assignee is None), blank)
+    return [base.where(Submission.status == status) for status in STATUS_LABELS]
+
+
+def _rows(query: Select, page: int) -> list[Submission]:
+    return list(
+        db.session.scalars(
+            _listed(query)
+            .order_by(Submission.urgency, Submission.submitted_at, Submission.id)
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    )
+
+
+def _search_page(user: StaffUser, filters: Filters, search: str, everywhere: bool) -> Page:
+    """A search looks at every status (a caller is found whatever the state of their
+    form): the open/finished view does not apply to it, a chosen status does."""
+    # The clinic is tested on the search tokens (see search_arms), not by the
+    # submission's clinic index, which would walk the clinic's whole queue.
+    query = _filtered(visible(user, everywhere, by_clinic=False), replace(filters, view="all"))
+    clinic_ids = None if everywhere else [c.id for c in user.clinics]
+    return _search(query, search, filters.page, clinic_ids)
 
 
 def page_of(user: StaffUser, filters: Filters, search: str = "", everywhere: bool = False) -> Page:
-    """Return one page of the queue, or of the matches of ``search``, and their number.
-
-    A search looks at every status (a caller is found whatever the state of their form):
-    the open/finished view does not apply to it, a chosen status does.
-    """
+    """Return one page of the queue, or of the matches of ``search``, and their number."""
     if search.strip():
-        # The clinic is tested on the search tokens (see search_arms), not by the
-        # submission's clinic index, which would walk the clinic's whole queue.
-        query = _filtered(visible(user, everywhere, by_clinic=False), replace(filters, view="all"))
-        clinic_ids = None if everywhere else [c.id for c in user.clinics]
-        return _search(query, search, filters.page, clinic_ids)
-    query = _filtered(visible(user, everywhere, filters.assignee is None), filters)
-    total = _count(query)
-    rows = db.session.scalars(
-        _listed(query)
-        .order_by(Submission.urgency, Submission.submitted_at, Submission.id)
-        .offset((filters.page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
-    return Page(list(rows), total)
+        return _search_page(user, filters, search, everywhere)
+    query = _queue_query(user, filters, everywhere)
+    return Page(_rows(query, filters.page), _count(query))
 
 
 def status_counts(user: StaffUser, filters: Filters, everywhere: bool = False) -> dict[str, int]:
     """Number of visible submissions in each status (other filters applied; capped)."""
-    blank = replace(filters, status="", view="all", page=1)
-    base = _filtered(visible(user, everywhere, filters.assignee is None), blank)
-    return {status: _count(base.where(Submission.status == status)) for status in STATUS_LABELS}
+    counts = _counts(_status_queries(user, filters, everywhere))
+    return dict(zip(STATUS_LABELS, counts, strict=True))
+
+
+def page_and_counts(
+    user: StaffUser, filters: Filters, search: str = "", everywhere: bool = False
+) -> tuple[Page, dict[str, int]]:
+    """:func:`page_of` and :func:`status_counts` together, every count in one statement."""
+    if search.strip():
+        return _search_page(user, filters, search, everywhere), status_counts(
+            user, filters, everywhere
+        )
+    query = _queue_query(user, filters, everywhere)
+    total, *counts = _counts([query, *_status_queries(user, filters, everywhere)])
+    return Page(_rows(query, filters.page), total), dict(zip(STATUS_LABELS, counts, strict=True))
 
 
 def unassigned_clinic(limit: int = PAGE_SIZE) -> Page:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -26,7 +28,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from screening import audit, bounds, integrity, presentation
+from screening import audit, bounds, initials, integrity, presentation
 from screening.clinics import Hours, day_start, format_time, page_zone, zone_label, zone_of
 from screening.clinics import today as clinic_today
 from screening.extensions import db
@@ -341,10 +343,16 @@ def password() -> Any:
 
 
 def _visible_clinics() -> list[Clinic]:
-    """The clinics whose submissions the signed-in person sees, by name."""
-    if sees_every_clinic(current_user):
-        return list(db.session.scalars(select(Clinic).order_by(Clinic.name)))
-    return list(current_user.clinics)
+    """The clinics whose submissions the signed-in person sees, by name.
+
+    Read once per request: the queue asks, and so does the emergency access notice.
+    """
+    if "visible_clinics" not in g:
+        if sees_every_clinic(current_user):
+            g.visible_clinics = list(db.session.scalars(select(Clinic).order_by(Clinic.name)))
+        else:
+            g.visible_clinics = list(current_user.clinics)
+    return g.visible_clinics
 
 
 def _queue_page(search: str = "") -> tuple[str, int]:
@@ -358,7 +366,7 @@ def _queue_page(search: str = "") -> tuple[str, int]:
         default_view="all" if search.strip() else "open",
     )
     everywhere = sees_every_clinic(current_user)
-    found = queue.page_of(current_user, filters, search, everywhere)
+    found, counts = queue.page_and_counts(current_user, filters, search, everywhere)
     # Forms sent before any clinic existed: administrators see them first, to move them.
     orphans = (
         queue.unassigned_clinic()
@@ -374,15 +382,16 @@ def _queue_page(search: str = "") -> tuple[str, int]:
     targets = current_app.config["QUEUE_TARGETS"]
     shown = [*found.rows, *(orphans.rows if orphans else ())]
     cap = queue.SEARCH_CAP if search.strip() else queue.COUNT_CAP
+    listed = _listed_rows(shown, zone, now, targets)
     html = render_template(
         "staff/queue.html",
-        rows=found.rows,
+        rows=listed[: len(found.rows)],
         orphans=orphans,
-        waits={row.id: queue.waiting(row, now, targets) for row in shown},
+        orphan_rows=listed[len(found.rows) :],
         total=found.total,
         too_many=found.too_many,
         filters=filters,
-        counts=queue.status_counts(current_user, filters, everywhere),
+        counts=counts,
         clinics=clinic_list,
         zone=zone,
         zone_name=zone_label(zone),
@@ -410,6 +419,62 @@ def _queue_page(search: str = "") -> tuple[str, int]:
     audit.record(action, detail={"ids": [row.id for row in shown]})
     # A typed date that cannot be used is named next to its field; the rest still applies.
     return html, 400 if filters.problems else 200
+
+
+#: What ``secrets.token_hex`` makes (every ``Submission.public_id``): nothing to quote.
+_HEX_ID = re.compile(r"[0-9a-f]{1,32}")
+
+
+@dataclass(frozen=True, slots=True)
+class ListedRow:
+    """What a queue row shows, worked out in Python: the template only writes it out.
+
+    A template reads each value through Jinja's attribute lookup, filter and call
+    machinery; for 25 rows of ten cells that was a large part of the page's time.
+    """
+
+    public_id: str
+    reference: str
+    urgency: int
+    #: The detail page's address.
+    href: str
+    received: str
+    wait: queue.Waiting | None
+    #: The badge's class suffix (the outcome code in lower case) and its words.
+    outcome: str
+    outcome_words: str
+    status: str
+    assignee: str
+    language: str
+    initials: str
+
+
+def _listed_rows(
+    rows: list[Submission], zone: str, now: datetime, targets: dict
+) -> list[ListedRow]:
+    """The queue's rows as shown. A hexadecimal public id is put into the detail address
+    as it is, which is what ``url_for`` does with it (the route is built once, not once
+    per row); any other id still goes through ``url_for`` and its quoting."""
+    base = url_for("staff.submission", public_id="0")[:-1]
+    return [
+        ListedRow(
+            public_id=row.public_id,
+            reference=row.reference,
+            urgency=row.urgency,
+            href=base + row.public_id
+            if _HEX_ID.fullmatch(row.public_id)
+            else url_for("staff.submission", public_id=row.public_id),
+            received=format_time(row.submitted_at, zone),
+            wait=queue.waiting(row, now, targets),
+            outcome=str(row.outcome).lower(),
+            outcome_words=outcome_words(row.outcome, row.care_level),
+            status=STATUS_LABELS[row.status],
+            assignee=row.assigned_to.username if row.assigned_to else "—",
+            language=ENGLISH_NAMES.get(row.language, row.language),
+            initials=initials(row.personal.get("full_name", "")),
+        )
+        for row in rows
+    ]
 
 
 @bp.get("/")
@@ -488,8 +553,12 @@ def _detail(
 @permission_required("submission:view")
 def submission(public_id: str) -> Any:
     item = _get_visible(public_id)
+    page = _detail(item)
+    # Written once the page is rendered (as the queue does): its commit expires what the
+    # page reads, and rendering after it loaded the submission, its clinic and the user
+    # again. Nothing is sent without the row: a failed audit write is a 503 page.
     audit.record("submission.view", submission_id=item.id)
-    return _detail(item)
+    return page
 
 
 def _expected_version() -> int:
@@ -609,18 +678,21 @@ def _pdf_file(data: bytes, name: str) -> Response:
 def summary_print(public_id: str) -> str:
     """The print view: printing is a server-side action, so it is audited (security L02)."""
     item = _get_visible(public_id)
+    page = _summary_html([item], pdf=False)  # before the audit's commit (see submission)
     workflow.record_output([item.id], Event.PRINT, current_user)
     audit.record("submission.print", submission_id=item.id)
-    return _summary_html([item], pdf=False)
+    return page
 
 
 @bp.get("/submissions/<public_id>/summary.pdf")
 @permission_required("submission:print")
 def summary_pdf(public_id: str) -> Response:
     item = _get_visible(public_id)
+    # Made before the audit's commit (see submission); sent only once the row is written.
+    response = _pdf_response(_summary_html([item], pdf=True), f"summary-{item.reference}.pdf")
     workflow.record_output([item.id], Event.PDF, current_user)
     audit.record("submission.pdf", submission_id=item.id)
-    return _pdf_response(_summary_html([item], pdf=True), f"summary-{item.reference}.pdf")
+    return response
 
 
 @bp.post("/summaries.pdf")

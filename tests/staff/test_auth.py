@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from screening.audit import AuditEvent
 from screening.extensions import db
 from screening.models import StaffSession, StaffUser
-from screening.staff import accounts, credentials
+from screening.staff import access, accounts, credentials
 from tests.staff.helpers import PASSWORD, StaffClient, make_staff, user
 
 
@@ -398,6 +398,49 @@ def test_idle_logoff_after_15_minutes_with_an_audit_row(app, staff_client, intak
     response = staff_client.get("/staff/")
     assert response.headers["Location"].startswith("/staff/login")
     assert ("auth.timeout", "success") in audit_actions(app)
+
+
+def last_seen(app):
+    with app.app_context():
+        [seen] = db.session.scalars(select(StaffSession.last_seen)).all()
+        return seen
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/staff/password",  # a form: nothing written, nothing committed
+        "/staff/submissions/" + "0" * 32,  # not found: nothing written
+    ],
+)
+def test_a_page_that_writes_nothing_still_counts_as_activity(
+    app, staff_client, intake, clock, path
+):
+    """The last activity rides in the page's own transaction when it commits one; when
+    it does not, it is written at the end of the request, to the moment it began."""
+    staff_client.sign_in(intake)
+    clock.shift(timedelta(minutes=14))
+    asked = datetime.now(UTC)
+    assert staff_client.get(path).status_code in (200, 404)
+    assert last_seen(app) == asked
+    clock.shift(timedelta(minutes=14))
+    assert staff_client.get("/staff/").status_code == 200  # 28 minutes after signing in
+
+
+def test_a_page_that_rolls_back_still_counts_as_activity(
+    app, staff_client, intake, clock, monkeypatch
+):
+    staff_client.sign_in(intake)
+    clock.shift(timedelta(minutes=10))
+
+    def broken(user, permission):
+        raise RuntimeError("role store unavailable")
+
+    monkeypatch.setattr(access, "has_permission", broken)
+    asked = datetime.now(UTC)
+    # The check's failure rolls back (with the activity in it), then audits and commits.
+    assert staff_client.get("/staff/").status_code == 403
+    assert last_seen(app) == asked
 
 
 def test_the_idle_warning_is_on_every_signed_in_page(app, staff_client, intake, clock):
