@@ -1,9 +1,11 @@
 """The audit trail: who read or changed what, when, from where, and with what outcome.
 
-This is the only module that writes the trail (issue 4; security.md L01-L08). Every
-row is appended by :func:`record`, which commits before it returns: an audited read is
-durable before the data is shown, and when the write fails the caller gets
-:class:`AuditError` and must answer 503 without patient data (L03).
+This is the only module that writes the trail (HIPAA 45 CFR 164.312(b), audit controls:
+every read or change of a record, sign-ins and failed authorizations, append-only and
+hash-chained, readable by administrators). Every row is appended by :func:`record`, which
+commits before it returns: an audited read is durable before the data is shown, and when
+the write fails the caller gets :class:`AuditError` and must answer 503 without patient
+data (no audit, no data).
 
 Rows never hold patient data or secrets. ``detail`` carries ids and codes only, for
 example ``{"ids": [3, 7]}`` for an export or ``{"from": "new", "to": "in_review"}`` for
@@ -366,7 +368,7 @@ def _clean(value: Any, limit: int) -> str | None:
     """Return ``value`` as printable text of at most ``limit`` characters.
 
     Usernames typed at sign-in are attacker-controlled: control characters would forge
-    lines in anything that prints the trail (L07), and NUL or lone surrogates would
+    lines in anything that prints the trail (log injection), and NUL or lone surrogates would
     make PostgreSQL refuse the row, letting a failed sign-in escape the trail.
     """
     if value is None:
@@ -454,7 +456,7 @@ def record(
         ip = _clean(request.remote_addr, 45)
         request_id = _clean(g.get("request_id"), 64)
         if g.get("break_glass_id"):
-            # Everything done under emergency access is flagged for review (AC05).
+            # Everything done under emergency access is flagged for review.
             clean_detail = {**(clean_detail or {}), "break_glass": g.break_glass_id}
 
     session = db.session

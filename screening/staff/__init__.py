@@ -34,7 +34,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     errors.register_section_page(app, bp.url_prefix + "/", _error_page)
-    # No audit, no patient data (security L03): a failed audit write shows a 503 page.
+    # No audit, no patient data: a failed audit write shows a 503 page, never the record.
     app.register_error_handler(audit.AuditError, lambda error: errors.render_error(503))
     app.register_error_handler(DecryptionError, _undecryptable)
 

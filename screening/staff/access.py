@@ -105,7 +105,7 @@ def has_permission(user: Any, permission: str) -> bool:
 def permission_required(permission: str) -> Callable:
     """Refuse (403, audited) unless the signed-in user's role holds ``permission``.
 
-    Fails closed: an error while checking is a refusal too (security AC04).
+    Fails closed: an error while checking is a refusal too.
     """
 
     def decorator(view: Callable) -> Callable:

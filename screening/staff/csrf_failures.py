@@ -1,8 +1,9 @@
 """Staff posts without a valid CSRF token: recorded, without letting anyone flood the trail.
 
 A staff post that fails the CSRF check may be a forged request riding someone's session,
-so it is audited (``authz.csrf_failed``, security L05). When a signed-in staff member's
-post fails, every one is audited: the row names them, and a flood of them is theirs.
+so it is audited (``authz.csrf_failed``), like every failed authorization. When a
+signed-in staff member's post fails, every one is audited: the row names them, and a flood
+of them is theirs.
 
 Posts from someone not signed in name nobody, and each one used to write a row: anyone
 could grow the trail without limit. They are now counted per client address in fixed

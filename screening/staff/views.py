@@ -676,7 +676,7 @@ def _pdf_file(data: bytes, name: str) -> Response:
 @bp.get("/submissions/<public_id>/print")
 @permission_required("submission:print")
 def summary_print(public_id: str) -> str:
-    """The print view: printing is a server-side action, so it is audited (security L02)."""
+    """The print view: printing is a server-side action, so it is audited."""
     item = _get_visible(public_id)
     page = _summary_html([item], pdf=False)  # before the audit's commit (see submission)
     workflow.record_output([item.id], Event.PRINT, current_user)
