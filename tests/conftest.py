@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 
+import jinja2
 import psycopg
 import pytest
+from flask import Flask
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
@@ -21,6 +23,42 @@ from screening.staff import accounts
 from tests.patient import Patient
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+# Temporary files (each test's SQLite database among them) in memory when the machine has
+# a RAM disk: the app commits with synchronous=FULL, and every commit's fsync on a real
+# disk made the database tests wait on it (a few milliseconds each, thousands of commits).
+# What SQLite does is the same; only the wait for the disk goes. PYTEST_DEBUG_TEMPROOT is
+# pytest's own setting for where tmp_path lives (it makes a pytest-of-<user> directory of
+# mode 0700 there, as under /tmp); one set outside is left alone.
+_RAM_DISK = "/dev/shm"  # noqa: S108 (see above: pytest's private directory inside)
+if os.path.isdir(_RAM_DISK) and os.access(_RAM_DISK, os.W_OK | os.X_OK):
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", _RAM_DISK)
+
+
+class _TemplateCache(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for the whole run, shared by every app.
+
+    Each test builds apps of its own, and each app's Jinja environment would parse and
+    compile every template it renders again (about a tenth of the time of a test that
+    opens a dozen pages).
+    The cache is keyed by the template's name and its source's checksum (Jinja's own
+    scheme), so an edited template is compiled afresh; the code run is what Jinja's
+    compiler makes of the same source, and production compiles it the same way.
+    """
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self.store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _TemplateCache()}
 
 
 def database_url(tmp_path) -> str:
@@ -149,3 +187,12 @@ def pytest_unconfigure(config):
 def pytest_report_header(config):
     url = os.environ.get("DATABASE_URL")
     return f"database: {'PostgreSQL ' + url.split('@')[-1] if url else 'SQLite (temporary file)'}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` first, each group in its usual order.
+
+    pytest-xdist hands tests out in this order: a long test started last keeps one worker
+    busy while the other has nothing left to do.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
