@@ -12,6 +12,7 @@ import os
 import jinja2
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
@@ -19,7 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from screening import create_app
 from screening.config import database_url_from_env
 from screening.extensions import db
-from screening.staff import accounts
+from screening.staff import accounts, credentials
 from tests.patient import Patient
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -59,6 +60,25 @@ class _TemplateCache(jinja2.BytecodeCache):
 
 
 Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _TemplateCache()}
+
+# Staff passwords are argon2id at the library's recommended costs: about 0.17 s of CPU for
+# each hash and each check, and the suite creates and signs in staff hundreds of times (a
+# third of the staff tests' time). Tests hash with argon2id at its smallest costs, through
+# the same functions; test_auth.py's test_passwords_use_the_recommended_costs checks the
+# production costs with the production hasher (the fixture production_password_hashing).
+PRODUCTION_PASSWORD_HASHING = (credentials._hasher, credentials._DUMMY_HASH)
+_QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+credentials._hasher = _QUICK_HASHER
+credentials._DUMMY_HASH = _QUICK_HASHER.hash("not a real password, only for timing")
+
+
+@pytest.fixture()
+def production_password_hashing(monkeypatch):
+    """The password hasher (and the unknown-user hash) the app really uses."""
+    hasher, dummy = PRODUCTION_PASSWORD_HASHING
+    monkeypatch.setattr(credentials, "_hasher", hasher)
+    monkeypatch.setattr(credentials, "_DUMMY_HASH", dummy)
+    return hasher
 
 
 def database_url(tmp_path) -> str:
