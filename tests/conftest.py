@@ -9,18 +9,76 @@ from __future__ import annotations
 
 import os
 
+import jinja2
 import psycopg
 import pytest
+from argon2 import PasswordHasher
+from flask import Flask
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from screening import create_app
 from screening.config import database_url_from_env
 from screening.extensions import db
-from screening.staff import accounts
+from screening.staff import accounts, credentials
 from tests.patient import Patient
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+# Temporary files (each test's SQLite database among them) in memory when the machine has
+# a RAM disk: the app commits with synchronous=FULL, and every commit's fsync on a real
+# disk made the database tests wait on it (a few milliseconds each, thousands of commits).
+# What SQLite does is the same; only the wait for the disk goes. PYTEST_DEBUG_TEMPROOT is
+# pytest's own setting for where tmp_path lives (it makes a pytest-of-<user> directory of
+# mode 0700 there, as under /tmp); one set outside is left alone.
+_RAM_DISK = "/dev/shm"  # noqa: S108 (see above: pytest's private directory inside)
+if os.path.isdir(_RAM_DISK) and os.access(_RAM_DISK, os.W_OK | os.X_OK):
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", _RAM_DISK)
+
+
+class _TemplateCache(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for the whole run, shared by every app.
+
+    Each test builds apps of its own, and each app's Jinja environment would parse and
+    compile every template it renders again (about a tenth of the time of a test that
+    opens a dozen pages).
+    The cache is keyed by the template's name and its source's checksum (Jinja's own
+    scheme), so an edited template is compiled afresh; the code run is what Jinja's
+    compiler makes of the same source, and production compiles it the same way.
+    """
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self.store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _TemplateCache()}
+
+# Staff passwords are argon2id at the library's recommended costs: about 0.17 s of CPU for
+# each hash and each check, and the suite creates and signs in staff hundreds of times (a
+# third of the staff tests' time). Tests hash with argon2id at its smallest costs, through
+# the same functions; test_auth.py's test_passwords_use_the_recommended_costs checks the
+# production costs with the production hasher (the fixture production_password_hashing).
+PRODUCTION_PASSWORD_HASHING = (credentials._hasher, credentials._DUMMY_HASH)
+_QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+credentials._hasher = _QUICK_HASHER
+credentials._DUMMY_HASH = _QUICK_HASHER.hash("not a real password, only for timing")
+
+
+@pytest.fixture()
+def production_password_hashing(monkeypatch):
+    """The password hasher (and the unknown-user hash) the app really uses."""
+    hasher, dummy = PRODUCTION_PASSWORD_HASHING
+    monkeypatch.setattr(credentials, "_hasher", hasher)
+    monkeypatch.setattr(credentials, "_DUMMY_HASH", dummy)
+    return hasher
 
 
 def database_url(tmp_path) -> str:
@@ -149,3 +207,12 @@ def pytest_unconfigure(config):
 def pytest_report_header(config):
     url = os.environ.get("DATABASE_URL")
     return f"database: {'PostgreSQL ' + url.split('@')[-1] if url else 'SQLite (temporary file)'}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` first, each group in its usual order.
+
+    pytest-xdist hands tests out in this order: a long test started last keeps one worker
+    busy while the other has nothing left to do.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

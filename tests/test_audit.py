@@ -288,7 +288,7 @@ def test_concurrent_appends_keep_one_chain(app):
     def work(number):
         try:
             with app.app_context(), app.test_request_context(environ_base=ADDRESS):
-                barrier.wait(timeout=10)
+                barrier.wait(timeout=120)  # bounds for a hang, not a pace
                 for index in range(per_thread):
                     audit.record(
                         "submission.view",
@@ -302,7 +302,8 @@ def test_concurrent_appends_keep_one_chain(app):
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join(timeout=60)
+        worker.join(timeout=600)
+    assert not any(worker.is_alive() for worker in workers)
     assert errors == []
     stored = rows(app)
     assert [row.id for row in stored] == list(range(1, threads_count * per_thread + 1))

@@ -75,7 +75,8 @@ def is_done_redirect(response) -> bool:
 
 def run_together(count: int, work: Callable[[int], Any]) -> list[Any]:
     """Run ``work(i)`` in ``count`` threads released at the same moment by a barrier."""
-    barrier = threading.Barrier(count, timeout=30)
+    # Timeouts are bounds for a hang, never reached on a busy machine that works.
+    barrier = threading.Barrier(count, timeout=120)
 
     def start(i: int) -> Any:
         barrier.wait()
@@ -83,7 +84,7 @@ def run_together(count: int, work: Callable[[int], Any]) -> list[Any]:
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         futures = [pool.submit(start, i) for i in range(count)]
-        return [future.result(timeout=60) for future in futures]
+        return [future.result(timeout=600) for future in futures]
 
 
 # ------------------------------------------------------------------ R02: same draft, many posts

@@ -5,12 +5,19 @@ The candidates come from ``tests/worst_cases.py``: nearly every yes answered yes
 flag, contraindication and precaution rule firing together), every medicine, allergy,
 treatment and region ticked, every text box full, long names and emails. The
 :data:`HEAVIEST` with the most content (by the page planner's estimate of their structured
-part at the normal type size, which needs no rendering) are rendered, with every acceptance
-vignette, through the same code as the batch PDF, and the PDF's pages are read back with
-poppler's ``pdftotext``.
+part at the normal type size, which needs no rendering) are rendered through the same code
+as the batch PDF, on both papers, with every acceptance vignette on A4 (on Letter each
+vignette is printed on its own by ``tests/test_summaries.py``, with the same checks), and
+the PDF's pages are read back with poppler's ``pdftotext``.
+
+These tests lay out a few hundred pages: they are marked ``no_cover`` (pytest-cov measures
+no coverage while they run; the code they run is measured by ``tests/test_summaries.py``),
+which makes them about twice as fast under ``make test``.
 """
 
 from __future__ import annotations
+
+import functools
 
 import pytest
 from flask import render_template
@@ -28,7 +35,7 @@ from tests.test_summaries import (
 )
 from tests.worst_cases import candidates
 
-pytestmark = pytest.mark.database_free
+pytestmark = [pytest.mark.database_free, pytest.mark.slow, pytest.mark.no_cover]
 
 #: How many of the heaviest candidates are rendered, out of how many generated.
 HEAVIEST = 100
@@ -41,31 +48,32 @@ def structured_weight(summary: ClinicianSummary) -> float:
     return summary_layout._plan_at(summary, summary_layout.STEPS[0]).height_pt
 
 
-def heaviest() -> list[ClinicianSummary]:
+@functools.cache
+def heaviest() -> tuple[ClinicianSummary, ...]:
+    """Built once per test process (every test here reads them, none changes them)."""
     summaries = [build_summary(item) for item in candidates(POOL)]
-    return sorted(summaries, key=structured_weight, reverse=True)[:HEAVIEST]
+    return tuple(sorted(summaries, key=structured_weight, reverse=True)[:HEAVIEST])
 
 
-def cases() -> list[ClinicianSummary]:
-    """The heaviest first, then every vignette."""
-    return [*heaviest(), *(build_summary(make_submission(name)) for name in sorted(VIGNETTES))]
+@functools.cache
+def vignettes() -> tuple[ClinicianSummary, ...]:
+    return tuple(build_summary(make_submission(name)) for name in sorted(VIGNETTES))
 
 
-@pytest.fixture(scope="module")
-def summaries():
-    return cases()
+def cases(paper: str) -> list[ClinicianSummary]:
+    """The heaviest first; on A4 every vignette too."""
+    return [*heaviest(), *(vignettes() if paper == "a4" else ())]
 
 
 @pytest.mark.parametrize("part", range(PARTS))
 @pytest.mark.parametrize("paper", ["letter", "a4"])
 def test_the_heaviest_answer_sets_and_every_vignette_fit_one_sheet(
     app,  # noqa: F811
-    summaries,
     paper,
     part,
     tmp_path,
 ):
-    mine = summaries[part::PARTS]
+    mine = cases(paper)[part::PARTS]
     with app.test_request_context():
         pages = [
             render_template("print/summary.html", summary=s, paper=paper, pdf=True) for s in mine

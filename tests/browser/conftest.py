@@ -125,7 +125,9 @@ def open_context(browser, live_server, requests_log) -> Iterator[Callable[..., o
     def open_(**options):
         options.setdefault("viewport", {"width": 1280, "height": 900})
         context = browser.new_context(base_url=live_server.url, **options)
-        context.set_default_timeout(10_000)
+        # A bound for failures, not a pace: a page that is there returns at once, and a
+        # busy machine (coverage on, another process beside) must not fail a journey.
+        context.set_default_timeout(60_000)
         context.on("request", requests_log.record)
         opened.append(context)
         return context

@@ -13,7 +13,7 @@ from tests.browser.conftest import LiveServer, QuietHandler
 from tests.browser.pages import LAYOUT_JS, Checks, Journey, axe_violations, complete_with
 from tests.factories import BASELINE, CONTACT
 from tests.patient import clinic_today
-from tests.questionnaire.test_send_link import SENDER, Inbox, body, free_port
+from tests.questionnaire.test_send_link import PATIENCE, SENDER, Inbox, body, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +23,7 @@ PHONE_320 = {"width": 320, "height": 640}
 @pytest.fixture()
 def inbox() -> Iterator[Inbox]:
     handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=PATIENCE)
     controller.start()
     handler.port = controller.port
     yield handler
@@ -39,7 +39,7 @@ def live_server(make_app, inbox) -> Iterator[LiveServer]:
         MAIL_PORT=inbox.port,
         MAIL_USE_TLS=False,
         MAIL_DEFAULT_SENDER=SENDER,
-        MAIL_TIMEOUT=5,
+        MAIL_TIMEOUT=PATIENCE,
     )
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

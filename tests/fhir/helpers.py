@@ -15,12 +15,10 @@ from screening import demo
 from screening.extensions import db
 from screening.fhir import tokens
 from screening.models import Submission, readable_code
-from screening.questionnaire import steps
 from screening.scoring import questionnaire, score
 from screening.staff import accounts
 from screening.submissions import apply_result
-from tests.factories import CONTACT, answers
-from tests.patient import Patient, clinic_today, page_data
+from tests.factories import CONTACT, answers, send_directly
 
 #: A moment well in the past of the tests' clock: the feed lists it at once.
 LONG_AGO = datetime(2026, 3, 2, 15, 4, 5, 123456, tzinfo=UTC)
@@ -86,22 +84,7 @@ def store(
 
 def send_form(app, clinic: str, **overrides: Any) -> str:
     """A patient fills in and sends the form (choosing ``clinic``); its public id."""
-    given = answers(**overrides)
-    patient = Patient(app.test_client())
-    today = clinic_today(app)
-    for step in steps.STEPS:
-        if not step.applies(given):
-            continue
-        data = page_data(step, given, today, CONTACT)
-        if step.id == "about-you":
-            data["clinic"] = str(clinic_id(app, clinic))
-        assert patient.answer(step.id, data).status_code == 303, step.id
-    patient.get("/review")
-    assert patient.post("/submit", {"consent": "y"}).status_code == 303
-    with app.app_context():
-        return db.session.scalars(
-            select(Submission.public_id).order_by(Submission.id.desc())
-        ).first()
+    return send_directly(app, answers(**overrides), CONTACT, clinic=clinic).public_id
 
 
 def make_token(app, name: str, clinics: Iterable[str], write: bool = False) -> str:

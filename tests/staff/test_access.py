@@ -11,11 +11,10 @@ from screening import audit
 from screening.audit import AuditEvent
 from screening.extensions import db
 from screening.fhir import views as fhir_views
-from screening.models import Clinic, Submission
-from screening.questionnaire import steps
+from screening.models import Submission
 from screening.staff import access, accounts
-from tests.factories import BASELINE, CONTACT
-from tests.patient import Patient, clinic_today, page_data
+from tests.factories import BASELINE, CONTACT, send_directly
+from tests.patient import Patient
 from tests.staff.helpers import StaffClient, make_staff
 
 #: Expected status of a GET per endpoint for each role (a signed-in user); anything not
@@ -45,22 +44,7 @@ def url_for_rule(rule) -> str:
 
 def submit_for(app, clinic_name: str | None = None) -> Submission:
     """A patient sends the baseline answers (choosing ``clinic_name`` when there is a choice)."""
-    patient = Patient(app.test_client())
-    today = clinic_today(app)
-    for step in steps.STEPS:
-        if not step.applies(BASELINE):
-            continue
-        data = page_data(step, BASELINE, today, CONTACT)
-        if step.id == "about-you" and clinic_name:
-            with app.app_context():
-                data["clinic"] = str(
-                    db.session.scalar(select(Clinic.id).where(Clinic.name == clinic_name))
-                )
-        assert patient.answer(step.id, data).status_code == 303, step.id
-    patient.get("/review")
-    assert patient.post("/submit", {"consent": "y"}).status_code == 303
-    with app.app_context():
-        return db.session.scalars(select(Submission).order_by(Submission.id.desc())).first()
+    return send_directly(app, BASELINE, CONTACT, clinic=clinic_name)
 
 
 def test_anonymous_requests_to_every_non_public_endpoint_go_to_sign_in(app, client):

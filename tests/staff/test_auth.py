@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from argon2 import extract_parameters, profiles
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -42,6 +43,17 @@ def test_a_fresh_install_has_no_accounts_and_usernames_are_unique(app):
 def test_shared_account_names_are_refused(app, name):
     with app.app_context(), pytest.raises(accounts.AccountError, match="shared"):
         accounts.create_user(name, "admin", PASSWORD)
+
+
+def test_passwords_use_the_recommended_costs(app, production_password_hashing):
+    """The app's hasher: argon2id at RFC 9106's costs for machines with less memory (the
+    other tests use the smallest costs, for speed; see tests/conftest.py)."""
+    account = make_staff(app, "ursula", "intake")
+    stored = user(app, account).password_hash
+    assert extract_parameters(stored) == profiles.RFC_9106_LOW_MEMORY
+    assert credentials.check_password(stored, PASSWORD)
+    assert not credentials.check_password(stored, PASSWORD[:-1] + "X")
+    assert not credentials.check_password(None, PASSWORD)
 
 
 def test_passwords_are_argon2id_with_their_own_salt(app):

@@ -15,8 +15,7 @@ from screening import integrity
 from screening.audit import AuditEvent
 from screening.extensions import db
 from screening.models import Submission
-from tests.factories import CONTACT, answers
-from tests.patient import Patient, clinic_today
+from tests.factories import CONTACT, answers, send_directly
 from tests.staff.helpers import StaffClient, make_staff
 from tests.test_summaries import page_texts
 
@@ -24,12 +23,7 @@ WARNING = "Integrity warning"
 
 
 def send(app, name: str, **overrides) -> Submission:
-    patient = Patient(app.test_client())
-    patient.complete(answers(**overrides), clinic_today(app), {**CONTACT, "full_name": name})
-    patient.get("/review")
-    assert patient.post("/submit", {"consent": "y"}).status_code == 303
-    with app.app_context():
-        return db.session.scalars(select(Submission).order_by(Submission.id.desc())).first()
+    return send_directly(app, answers(**overrides), {**CONTACT, "full_name": name})
 
 
 @pytest.fixture()

@@ -25,9 +25,9 @@ from sqlalchemy import select
 from screening.audit import AuditEvent
 from screening.extensions import db
 from screening.models import Submission
-from tests.factories import CONTACT
+from tests.factories import CONTACT, send_directly
 from tests.free_text import TEXT_QUESTIONS, every_text
-from tests.patient import Patient, clinic_today
+from tests.patient import clinic_today
 from tests.staff.helpers import StaffClient, make_staff
 
 SCRIPT = "<script>alert(1)</script>"
@@ -38,14 +38,10 @@ ESCAPED = escape(PAYLOAD, quote=True).replace("&quot;", "&#34;").replace("&#x27;
 
 
 def send_hostile_form(app) -> Submission:
-    """A patient whose every free-text answer, and name, is the payload."""
-    patient = Patient(app.test_client())
+    """A patient whose every free-text answer, and name, is the payload (each page's form
+    check and the submit function, as over HTTP: see tests/test_factories.py)."""
     given = every_text(lambda _qid: PAYLOAD)
-    patient.complete(given, clinic_today(app), {**CONTACT, "full_name": PAYLOAD})
-    patient.get("/review")
-    assert patient.post("/submit", {"consent": "y"}).status_code == 303
-    with app.app_context():
-        return db.session.scalars(select(Submission)).one()
+    return send_directly(app, given, {**CONTACT, "full_name": PAYLOAD})
 
 
 def assert_only_escaped(html: str, at_least: int, where: str) -> None:

@@ -19,7 +19,7 @@ from screening.models import (
     SubmissionNote,
 )
 from screening.staff import accounts
-from tests.factories import CONTACT, answers
+from tests.factories import CONTACT, answers, send_directly
 from tests.patient import Patient, clinic_today
 from tests.staff.helpers import make_staff
 
@@ -29,12 +29,7 @@ NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 def send(app, name: str, sent: datetime) -> int:
     """A patient sends the form to North Clinic at ``sent``; returns the submission id."""
     with time_machine.travel(sent, tick=False):
-        patient = Patient(app.test_client())
-        patient.complete(answers(), clinic_today(app), {**CONTACT, "full_name": name})
-        patient.get("/review")
-        assert patient.post("/submit", {"consent": "y"}).status_code == 303
-    with app.app_context():
-        return db.session.scalars(select(Submission.id).order_by(Submission.id.desc())).first()
+        return send_directly(app, answers(), {**CONTACT, "full_name": name}).id
 
 
 def move(app, submission_id: int, clinic: str) -> None:

@@ -12,21 +12,15 @@ from screening.audit import AuditEvent
 from screening.extensions import db
 from screening.models import STATUS_MOVES, Submission
 from screening.staff import queue
-from tests.factories import CONTACT, answers
-from tests.patient import Patient, clinic_today
+from tests.factories import CONTACT, answers, send_directly
+from tests.patient import clinic_today
 from tests.staff.helpers import StaffClient, make_staff
 from tests.test_results import pdf_pages
 
 
 def send(app, overrides=None, contact=None) -> Submission:
-    """A patient completes and sends the questionnaire."""
-    given = answers(**(overrides or {}))
-    patient = Patient(app.test_client())
-    patient.complete(given, clinic_today(app), {**CONTACT, **(contact or {})})
-    patient.get("/review")
-    assert patient.post("/submit", {"consent": "y"}).status_code == 303
-    with app.app_context():
-        return db.session.scalars(select(Submission).order_by(Submission.id.desc())).first()
+    """A patient completes and sends the questionnaire (the factory: no HTTP walk)."""
+    return send_directly(app, answers(**(overrides or {})), {**CONTACT, **(contact or {})})
 
 
 @pytest.fixture()
