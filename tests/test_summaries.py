@@ -186,6 +186,23 @@ def page_texts(data: bytes, tmp_path) -> list[str]:
     return [" ".join(page.split()) for page in out.stdout.split("\f") if page.strip()]
 
 
+def layout_page_texts(document) -> list[str]:
+    """The text of each page of a laid-out document (``screening.pdf.render_document``),
+    without writing the PDF: every text box of the page, margin boxes included, in document
+    order. The PDF holds exactly these pages; pdftotext (:func:`page_texts`) orders words by
+    their place on the page instead, which no check here depends on (each looks for a
+    heading, a reference or a rule id on a page)."""
+    from weasyprint.formatting_structure.boxes import TextBox
+
+    def texts(box) -> list[str]:
+        if isinstance(box, TextBox):
+            return [box.text]
+        return [text for child in getattr(box, "children", ()) for text in texts(child)]
+
+    pages = [" ".join(" ".join(texts(page._page_box)).split()) for page in document.pages]
+    return [page for page in pages if page]
+
+
 #: Said at the foot of a page where the patient's own words begin but do not end.
 CONTINUED = "continued on the next page"
 
