@@ -1,4 +1,4 @@
-"""The audit trail: fields, hash chain, append-only table, reports and CLI (L01, L06-L08).
+"""The audit trail: fields, hash chain, append-only table, reports and CLI.
 
 Runs on SQLite and, with DATABASE_URL set, on PostgreSQL. Tampering tests first show
 that the database refuses the change, then bypass the guard as the owner would (drop
@@ -93,7 +93,7 @@ def test_record_stores_who_what_when_where(app):
     assert stored.detail == {"from": "new", "to": "in_review"}
     assert stored.prev_hash == audit.GENESIS_HASH
     assert len(stored.row_hash) == 64
-    # L07: read back from the database, the time is aware UTC, microseconds intact.
+    # Read back from the database, the time is aware UTC, microseconds intact.
     assert stored.at == T0
     assert stored.at.tzinfo is UTC
     assert stored.at.utcoffset() == timedelta(0)
@@ -253,7 +253,7 @@ def test_failed_hash_raises_and_stores_nothing(app, monkeypatch, caplog):
         patch.setattr(audit, "_mac", broken)
         record(app, "auth.login_failed", actor=Actor(None, "canary-user-Zq9"), outcome="failure")
     assert rows(app) == []
-    # The log says what failed but not what was typed (L04).
+    # The log says what failed but not what was typed (no secrets in logs).
     assert "auth.login_failed" in caplog.text
     assert "canary-user-Zq9" not in caplog.text
 
@@ -378,7 +378,7 @@ def test_audit_failure_is_logged_at_error_level(app, monkeypatch, caplog):
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
-# ------------------------------------------------------------------ deleted newest rows (issue 15)
+# ------------------------------------------------------------------ deleted newest rows
 
 
 def bypass_head_guard(app):

@@ -1,4 +1,4 @@
-"""Backups that restore, made while patients keep sending forms (issue 15).
+"""Backups that restore, made while patients keep sending forms (README, "Backups").
 
 On SQLite (a new file) and, with DATABASE_URL set, on PostgreSQL (a new database beside
 the test one; pg_dump and pg_restore must be installed, as .ci/run does).

@@ -1,4 +1,4 @@
-"""Dependencies and static analysis (security.md C05).
+"""Dependencies and static analysis: no installed release with a published advisory.
 
 No installed library is a release with a known security advisory: the list is
 tests/known_vulnerable.toml, the advisories of the libraries we use with their affected

@@ -1,4 +1,4 @@
-"""Hostile values on every route that takes parameters: never a 500 (issue 14, point 5).
+"""Hostile values on every route that takes parameters: never a 500.
 
 The targets are found, not listed by hand. Each kind of visitor (a patient part way
 through the form, someone not signed in, and a signed-in intake worker, clinician and
@@ -103,7 +103,7 @@ CORPUS = [
     "x" * 70_000,
 ]
 
-#: Sent to every target: the values behind the crashes issue 14 found, and their kin.
+#: Sent to every target: values that once crashed routes here, and their kin.
 ESSENTIAL = [
     "9" * 30,
     str(2**31),

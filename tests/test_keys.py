@@ -1,4 +1,7 @@
-"""Health data encrypted at rest, the keys outside the database, and key rotation (issue 15)."""
+"""Health data encrypted at rest, the keys outside the database, and key rotation.
+
+README, "Health data at rest", describes the design these tests hold it to.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rate limits on the public posts, shared through the database (security.md E02)."""
+"""Rate limits on the public posts, shared through the database: 429, never a 5xx."""
 
 from __future__ import annotations
 
@@ -183,7 +183,7 @@ def test_form_counters_are_keyed_by_a_hash_never_the_token(wired):
         assert token not in key and draft.token_hash not in key
 
 
-# ------------------------------------------------------------------ a waiting room (issue 14)
+# ------------------------------------------------------------------ a waiting room, one address
 
 WAITING_ROOM = 100
 #: One page every 10 seconds for everyone at once: the fastest pace people keep up.

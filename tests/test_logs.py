@@ -1,4 +1,4 @@
-"""No patient data or secrets in application logs (issue 4, security L04).
+"""No patient data or secrets in application logs.
 
 A distinctive canary is typed into every free-text and contact field, the questionnaire is
 sent, a staff member works it, and a database failure is forced on submit (the error path

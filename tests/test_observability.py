@@ -1,4 +1,4 @@
-"""Request ids, log hygiene and the trusted proxy hop (security.md E01, L07, D01)."""
+"""Request ids, log hygiene and the trusted proxy hop."""
 
 from __future__ import annotations
 

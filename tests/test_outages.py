@@ -1,6 +1,6 @@
 """Outages answered, not crashed: a database that stops, restarts or cannot be reached.
 
-Issue 14, point 4 (security.md section 3, scenarios 3 and 9). While the database is away,
+A database restarted mid-submission, and a full disk. While the database is away,
 a question page comes back (503) with every value as it was posted and its button to send
 it again; "Send my answers" comes back as a button that sends again; other pages say "try
 again". Nothing is lost, nothing is doubled, no page is a 500, and every response keeps

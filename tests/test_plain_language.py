@@ -1,4 +1,4 @@
-"""Reading level of the patient's result pages as rendered (spec 5.2).
+"""Reading level of the patient's result pages as rendered (screening/scoring/README.md §4.5).
 
 Rule reasons, headlines and questions are checked string by string in
 tests/scoring/test_readability.py; this test reads what the result templates add around
@@ -68,7 +68,7 @@ def test_result_pages_read_below_grade_8(make_app):
 # and each label above the goal is printed. Text in brackets is left out of the measure:
 # it holds examples a patient recognises by name (brand names, "for example HIV"), which
 # the formulas would count as long words. Placeholders count as "it". PEG items are
-# exempt: published wording is kept as is (spec 5.2).
+# exempt: published wording is kept as is (KREBS2009; screening/scoring/README.md §4.5).
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
 BRACKETS = re.compile(r"\s*\([^)]*\)")

@@ -1,6 +1,7 @@
 """Nothing lost, nothing doubled: submit under races, replays and injected faults.
 
-security.md R01-R03 and section 3 scenarios 1, 2 and 6. The app fixture uses a SQLite
+One submission per form, all or nothing, whatever the repeated, concurrent or double
+posts. The app fixture uses a SQLite
 *file* (or PostgreSQL when DATABASE_URL is set), so threads share one database. Each
 thread talks to the app only through its own test client, which pushes its own app
 context and therefore gets its own database session.

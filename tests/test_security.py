@@ -1,4 +1,4 @@
-"""Baseline security rows: headers, methods, banners, error pages (security.md C, B)."""
+"""Baseline security rows: headers, methods, banners, error pages."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 
 Someone who clones the repository must be able to read what the scorer implements without
 any file from outside it. ``screening/scoring/README.md`` is that specification: these tests
-fail when a document points outside the repository, and when the rule, question, vignette or
-source data gains, loses or changes something the specification does not say.
+fail when a document, or the code, templates and build files, point outside the repository,
+and when the rule, question, vignette or source data gains, loses or changes something the
+specification does not say.
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ pytestmark = pytest.mark.database_free
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "screening" / "scoring" / "README.md"
 DOCUMENTS = (ROOT / "README.md", SPEC)
-#: What a pointer to the research kept outside the repository looks like (spelled in two
-#: parts, so this file does not match itself if the check is widened to the code).
-OUTSIDE = ("../" + "shared", "spec" + ".md")
+#: What a pointer to documents kept outside the repository looks like (spelled in two
+#: parts, so this file does not match itself).
+OUTSIDE = ("../" + "shared", "spec" + ".md", "security" + ".md", "docs/" + "ux.md")
+#: The code, templates, data and build files that must not point outside either.
+CODE = sorted(
+    path
+    for folder in ("screening", "templates", "tests")
+    for pattern in ("*.py", "*.html", "*.toml")
+    for path in (ROOT / folder).rglob(pattern)
+) + [ROOT / "Makefile", ROOT / ".ci" / "run"]
 #: Markdown link and image targets: ``[text](target)`` and ``src="target"``.
 LINK = re.compile(r"\]\(([^)\s]+)\)|\bsrc=\"([^\"]+)\"")
 TICKED = re.compile(r"`([^`]+)`")
@@ -81,15 +89,23 @@ def _ticked(cell: str) -> set[str]:
 # ------------------------------------------------------------------ nothing outside
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=_relative)
-def test_document_points_at_nothing_outside_the_repository(path: Path) -> None:
+def _outside_pointers(path: Path) -> list[str]:
     lines = path.read_text(encoding="utf-8").splitlines()
-    found = [
+    return [
         f"{_relative(path)}:{number}: {line.strip()}"
         for number, line in enumerate(lines, start=1)
         if any(marker in line for marker in OUTSIDE)
     ]
-    assert found == []
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=_relative)
+def test_document_points_at_nothing_outside_the_repository(path: Path) -> None:
+    assert _outside_pointers(path) == []
+
+
+def test_code_points_at_nothing_outside_the_repository() -> None:
+    assert len(CODE) > 100, "the file list found too little to be the repository"
+    assert [hit for path in CODE for hit in _outside_pointers(path)] == []
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=_relative)

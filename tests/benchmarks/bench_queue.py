@@ -29,7 +29,7 @@ as the median of ``--repeat`` runs:
 It then prints how many submissions each search matched, since a search that lists
 more rows costs more to show (25 at most: one page).
 
-Target (issue 5): the 100,000 figure within 1.5x of the 1,000 figure.
+Target: the 100,000 figure within 1.5x of the 1,000 figure.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Answer sets scored per second on one core (issue 3 "figure for your note").
+"""Answer sets scored per second on one core (README, "Demo data and measured figures").
 
 Not a test (pytest does not collect ``bench_*.py``). Run from the repository root::
 

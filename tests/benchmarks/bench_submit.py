@@ -1,7 +1,7 @@
 """Load benchmark: simulated patients walk every page and submit, against real gunicorn.
 
-Not a test (pytest does not collect ``bench_*.py``). security.md section 3 scenario 1
-and section 4 item 1. Run from the repository root::
+Not a test (pytest does not collect ``bench_*.py``). It reports lost and
+duplicated submissions (both must be 0), 5xx responses and latency. Run from the repository root::
 
     .venv/bin/python tests/benchmarks/bench_submit.py [--patients 20] [--concurrency 4]
         [--workers 2] [--database-url URL]

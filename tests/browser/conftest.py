@@ -1,6 +1,7 @@
 """Real-browser fixtures: a live server in a thread, Debian's Chromium, request recording.
 
-Recipe: ../shared/docs/tooling.md section 2. ``playwright install`` cannot download here, so
+Debian's Chromium (``apt-get install chromium``, README "Two commands") with Python
+Playwright. ``playwright install`` cannot download here, so
 pytest-playwright's browser fixtures are pointed at /usr/bin/chromium through
 ``browser_type_launch_args``. A missing browser FAILS the run; it never skips.
 """

@@ -1,4 +1,4 @@
-"""What an administrator sees of emergency access, and of a date out of range (issue 14).
+"""What an administrator sees of emergency access, and of a date out of range.
 
 In Debian's Chromium: someone's emergency access is on the administrator's queue at once,
 with who, when and why; its link opens the audit report of those days, which lists it; a

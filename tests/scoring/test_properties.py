@@ -98,7 +98,8 @@ def test_result_invariants(answers: dict[str, Any]) -> None:
     questions = data["questions"]
     assert len(questions) == len(set(questions))
     assert questions[-11:] == ALWAYS
-    # DISCUSS is only reached with support >= 4 and a core feature (spec 2.1).
+    # DISCUSS is only reached with support >= 4 and a core feature
+    # (screening/scoring/README.md §4.1).
     if result.outcome is Outcome.DISCUSS:
         assert data["support_score"] >= 4
         assert "yes" in (answers["tp_knot"], answers["tp_spot"], answers["tp_referred"])

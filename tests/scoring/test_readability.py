@@ -1,4 +1,6 @@
-"""Reading level of every patient-facing string of the scoring package (spec 5.2).
+"""Reading level of every patient-facing string of the scoring package.
+
+The ceiling and the goal are those of screening/scoring/README.md §4.5.
 
 Flesch-Kincaid grade is checked per string: it is a per-sentence average, so it
 stays meaningful on a 1-3 sentence reason.
@@ -22,8 +24,8 @@ import textstat
 
 from screening.scoring import load_ruleset
 
-CEILING = 8.0  # spec 5.2: every patient-facing string below grade 8
-GOAL = 6.0  # spec 5.2: grade 6 or lower is the goal; warn above it
+CEILING = 8.0  # every patient-facing string below grade 8 (NIH-CS, ASES-READ)
+GOAL = 6.0  # grade 6 or lower is the goal (WEISS2007, AAFP-HL2015); warn above it
 SMOG_SAMPLE = 30  # sentences in McLaughlin's SMOG sample
 
 

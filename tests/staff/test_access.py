@@ -1,4 +1,7 @@
-"""Deny by default, least privilege, clinic scoping, audited reads (AC01-AC03, L01-L03, A07)."""
+"""Deny by default, least privilege, clinic scoping, audited reads.
+
+A fresh sign-in is asked for before an export.
+"""
 
 from __future__ import annotations
 

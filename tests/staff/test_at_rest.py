@@ -1,4 +1,4 @@
-"""The canary: after a whole journey, the stored bytes hold no patient data (issue 15).
+"""The canary: after a whole journey, the stored bytes hold no patient data in clear.
 
 A patient with a name, phone number, email address and free text found nowhere else
 sends the form; a new staff member enrols an authenticator, searches for the patient,

@@ -1,4 +1,4 @@
-"""Sign-in, second factor, throttling and sessions (security A01-A07, S01-S07, B03)."""
+"""Sign-in, second factor, throttling and sessions."""
 
 from __future__ import annotations
 

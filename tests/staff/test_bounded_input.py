@@ -1,4 +1,4 @@
-"""Bounded parsing (issue 14, point 5): numbers and dates held to their real ranges, and
+"""Bounded parsing: numbers and dates held to their real ranges, and
 ``next`` addresses with control characters refused.
 
 Each case here was a 500 on SQLite, PostgreSQL or both: an id past the database's INTEGER

@@ -1,4 +1,4 @@
-"""A digest per submission, checked on every staff read (issue 15).
+"""A digest per submission, checked on every staff read (README, "A digest per submission").
 
 Tampering is done as someone with the database but not the app would: plain SQL.
 """

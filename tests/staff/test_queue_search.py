@@ -1,4 +1,4 @@
-"""Queue and search stay bounded: a search cap, search pages, no query per row (issue 5)."""
+"""Queue and search stay bounded: a search cap, search pages, no query per row."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def test_the_page_costs_the_same_queries_for_one_row_or_many(app, desk, path):
     assert statements(1) == statements(6)
 
 
-# ------------------------------------------------------------------ forgiving search (issue 15)
+# ------------------------------------------------------------------ forgiving search
 
 
 def test_a_name_is_found_whatever_its_accents_case_spacing_and_punctuation(app, desk):

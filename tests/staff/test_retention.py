@@ -1,4 +1,7 @@
-"""Retention: finished submissions are purged after their clinic's period, audited (issue 15)."""
+"""Retention: finished submissions are purged after their clinic's period, audited.
+
+README, "Retention", says what the period is and who sets it.
+"""
 
 from __future__ import annotations
 

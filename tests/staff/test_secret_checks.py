@@ -1,6 +1,5 @@
 """Every secret check throttled and audited; CSRF floods bounded; emergency access shown to
-administrators at once; CSV cells that look like formulas in any script neutralised
-(issue 14, point 6).
+administrators at once; CSV cells that look like formulas in any script neutralised.
 """
 
 from __future__ import annotations

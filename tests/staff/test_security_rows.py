@@ -1,4 +1,4 @@
-"""Rows of the security checklist that had no test of their own (issue 14, point 7).
+"""Security requirements that had no test of their own.
 
 - S07: no patient data in any URL: a full patient journey and a crawl of the staff side
   (queue, search, submission, print, PDF, export, audit pages), every request, redirect,

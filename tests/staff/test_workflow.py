@@ -1,4 +1,4 @@
-"""What intake staff do all day: queue, search, status, assignment, notes, export (issue 5)."""
+"""What intake staff do all day: queue, search, status, assignment, notes, export."""
 
 from __future__ import annotations
 
