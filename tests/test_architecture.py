@@ -88,6 +88,7 @@ print("\\n".join(failed))
 """
 
 
+@pytest.mark.slow
 def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
     """No module needs another imported first (a circular import that the app factory's
     import order hides breaks the CLI, a script or a worker that starts elsewhere)."""
