@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.database_free  # nothing here reads a database
+
 ROOT = Path(__file__).resolve().parents[1]
 SCORING = ROOT / "screening" / "scoring"
 FILES = sorted(SCORING.rglob("*.py"))
