@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+from pathlib import Path
 
 import jinja2
 import psycopg
@@ -127,7 +128,9 @@ def make_app(tmp_path):
     for index, app in enumerate(built):
         with app.app_context():
             db.session.remove()
-            if index == 0:  # every app here shares one database
+            # Every app here shares one database. A SQLite file is the test's own and goes
+            # with its tmp_path; a PostgreSQL database is the worker's, for the next test.
+            if index == 0 and db.engine.dialect.name != "sqlite":
                 db.drop_all()
             db.engine.dispose()
 
@@ -217,10 +220,17 @@ def pytest_report_header(config):
     return f"database: {'PostgreSQL ' + url.split('@')[-1] if url else 'SQLite (temporary file)'}"
 
 
-def pytest_collection_modifyitems(config, items):
-    """Tests marked ``slow`` first, each group in its usual order.
+BROWSER_TESTS = Path(__file__).parent / "browser"
 
-    pytest-xdist hands tests out in this order: a long test started last keeps one worker
-    busy while the other has nothing left to do.
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/browser/ is marked ``browser`` (one file once was not, and
+    its Chromium journey ran on the PostgreSQL pass too). Then tests marked ``slow`` first,
+    each group in its usual order: pytest-xdist hands tests out in this order, and a long
+    test started last keeps one worker busy while the other has nothing left to do.
     """
+    for item in items:
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.browser)
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

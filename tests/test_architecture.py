@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.database_free  # nothing here reads a database
+
 ROOT = Path(__file__).resolve().parents[1]
 SCORING = ROOT / "screening" / "scoring"
 FILES = sorted(SCORING.rglob("*.py"))
@@ -90,6 +92,7 @@ print("\\n".join(failed))
 """
 
 
+@pytest.mark.slow
 def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
     """No module needs another imported first (a circular import that the app factory's
     import order hides breaks the CLI, a script or a worker that starts elsewhere)."""

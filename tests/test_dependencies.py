@@ -24,6 +24,8 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+pytestmark = pytest.mark.database_free  # nothing here reads a database
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "screening"
 LIST = ROOT / "tests" / "known_vulnerable.toml"

@@ -42,6 +42,9 @@ from tests.factories import BASELINE
 from tests.patient import Patient, clinic_today
 from tests.staff.helpers import StaffClient, make_staff
 
+#: All slow (the module shares one crawled site: its tests stay together, first).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Generated requests per form and per path parameter: the file stays well under a minute.
 PER_TARGET = 6

@@ -400,6 +400,10 @@ def test_in_a_batch_only_own_words_run_on_and_say_so(app, tmp_path):
     assert "RED FLAGS" in pages[3]  # V07 starts on a page of its own
 
 
+# no_cover: this volume of examples runs lines other tests cover too (checked with
+# coverage contexts); tracing them doubled the time.
+@pytest.mark.no_cover
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["letter", "a4"])
 def test_typical_patients_and_a_common_heavy_case_fit_the_first_page(app, tmp_path, paper):
     """A clinic's usual queue (the demo generator, free text included) and the front desk's

@@ -14,6 +14,8 @@ from screening import i18n
 from screening.scoring import questionnaire
 from tests.catalogue import compiled, english, placeholders, translations
 
+pytestmark = pytest.mark.database_free  # nothing here reads a database
+
 LANGUAGES = [code for code in i18n.LANGUAGES if code != i18n.DEFAULT]
 
 

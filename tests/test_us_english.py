@@ -122,6 +122,7 @@ SOURCES = {
 }
 
 
+@pytest.mark.database_free
 @pytest.mark.parametrize("source", SOURCES)
 def test_english_is_american(source):
     found = [
@@ -140,6 +141,7 @@ def american(word: str) -> str:
     return "?"
 
 
+@pytest.mark.database_free
 def test_the_check_knows_a_british_word_when_it_sees_one():
     """The list itself works: these would all be reported."""
     for word in (

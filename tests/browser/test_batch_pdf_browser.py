@@ -11,10 +11,14 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
+
 from tests.browser.conftest import LiveServer
 from tests.browser.staff_pages import StaffJourney, StaffPage
 from tests.staff.helpers import make_staff
 from tests.staff.test_batch_pdf import CLINIC, add_submissions
+
+pytestmark = pytest.mark.browser
 
 
 class BatchPage(StaffPage):

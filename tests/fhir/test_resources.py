@@ -336,6 +336,10 @@ def generated_answer_sets(count: int) -> list[dict[str, Any]]:
     return sets
 
 
+# no_cover: this volume of examples runs lines other tests cover too (checked with
+# coverage contexts); tracing them doubled the time.
+@pytest.mark.no_cover
+@pytest.mark.slow
 def test_a_thousand_generated_answer_sets_round_trip(app):
     sets = generated_answer_sets(1000)
     ids = store(app, "North Clinic", answers=sets, seed=7)

@@ -271,6 +271,10 @@ def state(draft: Draft) -> tuple[Any, Any, Any]:
     return dict(draft.answers), dict(draft.personal), list(draft.steps_done)
 
 
+# no_cover: this volume of examples runs lines other tests cover too (checked with
+# coverage contexts); tracing them doubled the time.
+@pytest.mark.no_cover
+@pytest.mark.slow
 @pytest.mark.parametrize("step_id", [step.id for step in steps.STEPS])
 def test_hostile_posts_never_crash_and_never_store_an_invalid_answer(app, step_id):
     # Given a patient who has answered every page, on page ``step_id``

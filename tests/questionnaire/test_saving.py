@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from screening.questionnaire import saving, steps
+
+pytestmark = pytest.mark.database_free  # nothing here reads a database
 
 WHERE = steps.BY_ID["where"]
 TREATMENTS = steps.BY_ID["treatments"]

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from screening.scoring import CareLevel, Outcome, load_ruleset, questionnaire, score
 
 from .support import build_answers
+
+# no_cover: 400 generated answer sets run lines the other scoring tests cover too (checked
+# with coverage contexts); tracing them doubled the time.
+pytestmark = pytest.mark.no_cover
 
 #: Enough examples to find ordering and partition bugs while the whole scoring
 #: suite stays well under 20 s on 2 cores. No example database: runs stay
