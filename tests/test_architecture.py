@@ -92,6 +92,18 @@ print("\\n".join(failed))
 """
 
 
+def run_python(script: str, *args: str) -> str:
+    """Run ``script`` in a fresh interpreter from the repository root; return its output."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+    ).stdout
+
+
 @pytest.mark.slow
 def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
     """No module needs another imported first (a circular import that the app factory's
@@ -102,14 +114,7 @@ def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
         if "migrations" not in path.parts
     )
     assert len(names) > 40
-    out = subprocess.run(
-        [sys.executable, "-c", IMPORT_EACH, str(tmp_path / "pycache"), *names],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=300,
-    ).stdout
+    out = run_python(IMPORT_EACH, str(tmp_path / "pycache"), *names)
     assert out.strip() == ""
 
 
@@ -141,14 +146,7 @@ print(json.dumps({"at_start": at_start, "after_listing": after_listing, "command
 
 
 def test_the_app_starts_without_the_pdf_and_migration_libraries(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", START_THEN_USE, f"sqlite:///{tmp_path}/x.db", *LOADED_ON_USE],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=300,
-    ).stdout
+    out = run_python(START_THEN_USE, f"sqlite:///{tmp_path}/x.db", *LOADED_ON_USE)
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["at_start"] == []
     # `flask --help` lists the migration commands without loading them...

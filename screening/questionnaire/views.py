@@ -183,6 +183,7 @@ def render_step(
         typed = {qid for qid, value in page_values.items() if value not in (None, "", [])}
         listed = dict(shown)
         shown = [(q, listed.get(q)) for q in step.questions if q in listed or q in typed]
+    regions = set(live.get("regions") or ())
     items = []
     for qid, parent in shown:
         question = questionnaire.QUESTIONS[qid]
@@ -192,7 +193,6 @@ def render_step(
             options = tuple(o for o in options if o.code in chosen)
         reveal = _reveal(qid, parent) if parent else None
         item = {"q": question, "field": form[qid], "reveal": reveal, "options": options}
-        regions = set(live.get("regions") or ())
         item["html"] = question_html(item, errors.get(qid), regions)
         items.append(item)
     number, total, part = steps.position(step)
@@ -210,12 +210,14 @@ def render_step(
         emergency_ids=questionnaire.EMERGENCY_QUESTIONS,
         return_to=request.args.get("return_to"),
         previous=steps.previous_step(step, live),
-        selected_regions=set(live.get("regions") or ()),
+        selected_regions=regions,
         clinics=_clinics_on(step, database_down),
-        region_labels={code: region.label for code, region in questionnaire.REGIONS.items()},
+        region_labels=REGION_LABELS,
     )
 
 
+#: The body map's region names by code (the same for every page and request).
+REGION_LABELS = {code: region.label for code, region in questionnaire.REGIONS.items()}
 #: Question kinds whose answers are codes of the question's own, never free text.
 CODED_KINDS = questionnaire.CHOICE_TYPES | {"multi", "scale", "bool"}
 SCALE_CODES = frozenset(str(n) for n in range(11))
@@ -269,14 +271,13 @@ def question_html(item: dict[str, Any], error: str | None, regions: set[str]) ->
 
 
 def _render_question(item: dict[str, Any], error: str | None, regions: set[str]) -> Markup:
-    labels = {code: region.label for code, region in questionnaire.REGIONS.items()}
     return Markup(  # noqa: S704  (our template's own output, escaped by Jinja)  # nosec B704
         render_template(
             "questionnaire/_question.html",
             item=item,
             error=error,
             selected_regions=regions,
-            region_labels=labels,
+            region_labels=REGION_LABELS,
         )
     )
 
