@@ -66,16 +66,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     audit.init_app(app)
 
-    from screening import fhir, questionnaire, staff
+    from screening import fhir, patient, staff
 
     # Before any route is added: every <int:...> in a URL is an id within the database's range.
     bounds.init_app(app)
-    app.register_blueprint(questionnaire.bp)
+    app.register_blueprint(patient.bp)
     staff.init_app(app)
     # The record systems' API at /fhir: bearer tokens, no session (screening/fhir).
     fhir.init_app(app)
     errors.init_app(app)
-    questionnaire.init_app(app)
+    patient.init_app(app)
     security.init_app(app)
     cli.init_app(app)
     # Last: its check must run before every other before_request hook (see the module).

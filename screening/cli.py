@@ -13,7 +13,7 @@ from screening import audit, backup, demo, integrity, rekey, retention
 from screening.clinics import Hours
 from screening.extensions import db
 from screening.models import Clinic, StaffUser, Submission
-from screening.questionnaire import drafts
+from screening.patient import drafts
 from screening.scoring import ScoringInputError, check_ruleset, load_ruleset, score
 from screening.staff import accounts
 from screening.staff.access import ROLES

@@ -28,7 +28,7 @@ from typing import Any
 from screening.clinics import local, zone_name
 from screening.i18n import ENGLISH_NAMES
 from screening.models import STATUS_LABELS, Submission
-from screening.questionnaire.forms import BEST_TIMES
+from screening.patient.forms import BEST_TIMES
 from screening.scoring import Effect, Outcome, load_ruleset, questionnaire
 
 #: What a blank reads: "Not answered", never "No" (a blank is not a no).

@@ -8,13 +8,12 @@ posts per client address:
 =========================  ============================  ==================================
 Endpoint                   Setting (counted by)          Default
 =========================  ============================  ==================================
-``questionnaire.step``     ``RATELIMIT_PAGE`` (form)     ``30 per minute;300 per hour``
-``questionnaire.submit``   ``RATELIMIT_SUBMIT`` (form)   ``10 per minute;30 per hour``
+``patient.step``           ``RATELIMIT_PAGE`` (form)     ``30 per minute;300 per hour``
+``patient.submit``         ``RATELIMIT_SUBMIT`` (form)   ``10 per minute;30 per hour``
 both of them, together     ``RATELIMIT_PATIENT_ADDRESS`` ``1200 per minute;15000 per hour``
                            (address)
-``questionnaire.resume``,  ``RATELIMIT_RESUME``          ``30 per minute;300 per day``
-``questionnaire.           (address, both together)      (code or link + date of birth)
-resume_link``
+``patient.resume``,        ``RATELIMIT_RESUME``          ``30 per minute;300 per day``
+``patient.resume_link``    (address, both together)      (code or link + date of birth)
 ``staff.login``            ``RATELIMIT_LOGIN`` (address) ``30 per minute;300 per hour``
 =========================  ============================  ==================================
 
@@ -44,7 +43,7 @@ There are about 30,000 adult birthdays, so 10 a day over a form's 30 days is abo
 chance in a hundred, wherever the tries come from; once it is reached even the right date
 waits, and the person's own browser goes on as before (its cookie needs no date).
 
-Emails a patient asks for (``screening/questionnaire/sending.py``) are counted by the view
+Emails a patient asks for (``screening/patient/sending.py``) are counted by the view
 itself with :func:`hit_send_limits`, so that over the limit it can still show the code:
 ``RATELIMIT_SEND`` (``20 per hour;50 per day``) per client address and
 ``RATELIMIT_SEND_DRAFT`` (``5 per day``) per form, in the same storage.
@@ -124,20 +123,20 @@ FORM_CHECK_LIMITS = _defaults("RATELIMIT_RESUME_FORM")
 #: Which setting limits the ``POST`` of each endpoint, per client address. Endpoints with
 #: the same setting share one count.
 ENDPOINT_LIMITS = {
-    "questionnaire.step": "RATELIMIT_PATIENT_ADDRESS",
-    "questionnaire.submit": "RATELIMIT_PATIENT_ADDRESS",
-    "questionnaire.resume": "RATELIMIT_RESUME",
-    "questionnaire.resume_link": "RATELIMIT_RESUME",
+    "patient.step": "RATELIMIT_PATIENT_ADDRESS",
+    "patient.submit": "RATELIMIT_PATIENT_ADDRESS",
+    "patient.resume": "RATELIMIT_RESUME",
+    "patient.resume_link": "RATELIMIT_RESUME",
     "staff.login": "RATELIMIT_LOGIN",
 }
 
 #: Which setting limits the ``POST`` of each endpoint, per form (the draft in the session).
 FORM_LIMITS = {
-    "questionnaire.step": "RATELIMIT_PAGE",
-    "questionnaire.submit": "RATELIMIT_SUBMIT",
+    "patient.step": "RATELIMIT_PAGE",
+    "patient.submit": "RATELIMIT_SUBMIT",
 }
 
-#: The session key of the form's token (``screening.questionnaire.views.SESSION_KEY``).
+#: The session key of the form's token (``screening.patient.views.SESSION_KEY``).
 DRAFT_SESSION_KEY = "draft"
 
 #: Attribute a view carries when it was marked with :func:`limited_by`.

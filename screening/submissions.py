@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from screening import search_index  # noqa: F401  (indexes a new submission's name and phone)
 from screening.extensions import db
 from screening.models import Draft, Submission, readable_code
-from screening.questionnaire.forms import age_on
+from screening.patient.forms import age_on
 from screening.scoring import (
     CareLevel,
     Outcome,

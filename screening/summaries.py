@@ -1,6 +1,6 @@
 """The clinician's one-page summary of a submission: print view, PDF and batch PDF.
 
-A pure function of a stored submission, like :mod:`screening.results` for the patient.
+A pure function of a stored submission, like :mod:`screening.patient.results` for the patient.
 :func:`build_summary` gathers what the page shows, most important first; the template
 ``templates/print/summary.html`` lays it out. Every answer is in plain words with its
 question id (staff see ids, patients never do: screening/scoring/README.md §2.1 rule 8),

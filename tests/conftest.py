@@ -23,7 +23,7 @@ from screening import create_app
 from screening.config import database_url_from_env
 from screening.extensions import db
 from screening.staff import accounts, credentials
-from tests.patient import Patient
+from tests.patient_client import Patient
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 

@@ -97,9 +97,9 @@ def send_directly(
 
     from screening.extensions import db
     from screening.models import Clinic
-    from screening.questionnaire import drafts, forms, saving, steps, views
+    from screening.patient import drafts, forms, saving, steps, views
     from screening.submissions import submit
-    from tests.patient import clinic_today, page_data
+    from tests.patient_client import clinic_today, page_data
 
     given = answers() if given is None else given
     contact = CONTACT if contact is None else contact

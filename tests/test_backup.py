@@ -20,7 +20,7 @@ from screening import backup, create_app
 from screening.extensions import db
 from tests.conftest import TEST_SECRET
 from tests.factories import CONTACT, answers
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 
 
 @pytest.fixture()

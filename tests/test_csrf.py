@@ -12,7 +12,7 @@ from screening.extensions import csrf, db
 from screening.models import Draft, Submission
 from screening.staff import access
 from tests.factories import BASELINE
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 
 
 def post_rules(app):

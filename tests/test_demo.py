@@ -15,7 +15,7 @@ from screening import demo, search_index
 from screening.audit import AuditEvent
 from screening.extensions import db
 from screening.models import Clinic, Submission
-from screening.questionnaire.forms import BEST_TIMES, age_on
+from screening.patient.forms import BEST_TIMES, age_on
 from screening.scoring import questionnaire, score
 from screening.submissions import urgency
 

@@ -18,7 +18,7 @@ from screening.extensions import db
 from screening.models import Draft, Submission
 from screening.staff import accounts
 from tests.factories import CONTACT, answers, send_directly
-from tests.patient import Patient, clinic_today, page_data
+from tests.patient_client import Patient, clinic_today, page_data
 from tests.worst_cases import heavy_answers
 
 #: Every column a staff page, export, API resource or summary reads from a submission.
@@ -43,7 +43,7 @@ STORED = (
 
 
 def walk_over_http(app, given, contact, clinic: str | None) -> Submission:
-    from screening.questionnaire import steps
+    from screening.patient import steps
 
     patient = Patient(app.test_client())
     today = clinic_today(app)

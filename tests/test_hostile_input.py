@@ -39,7 +39,7 @@ from screening.models import Submission
 from screening.staff import access, accounts
 from tests.conftest import CLINIC, TEST_SECRET, database_url
 from tests.factories import BASELINE
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 from tests.staff.helpers import StaffClient, make_staff
 
 #: All slow (the module shares one crawled site: its tests stay together, first).
@@ -52,7 +52,7 @@ PER_PATH = 3
 
 #: Routes left out: static files, and the two posts that end the visitor's session or
 #: draft (they take no parameters; the visitor would go on signed out).
-SKIPPED = {"static", "staff.logout", "questionnaire.start_again"}
+SKIPPED = {"static", "staff.logout", "patient.start_again"}
 
 #: Every parameter name the code reads from a query string or a form.
 SOURCE_NAMES = sorted(

@@ -19,12 +19,12 @@ from screening import create_app, crypto, rekey, search_index
 from screening.config import ConfigError
 from screening.extensions import db
 from screening.models import Draft, StaffUser, Submission, SubmissionNote
-from screening.questionnaire import drafts
+from screening.patient import drafts
 from screening.scoring import score
 from screening.staff import accounts
 from tests.conftest import TEST_SECRET
 from tests.factories import BASELINE, CONTACT, answers
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 from tests.staff.helpers import make_staff
 
 #: Encrypted JSON columns hold a JSON string: the stored text starts with a quote.

@@ -20,10 +20,10 @@ from screening import ratelimit
 from screening.config import TESTING_LIMIT
 from screening.extensions import db
 from screening.models import Draft, Submission
-from screening.questionnaire import steps
+from screening.patient import steps
 from screening.ratelimit import DatabaseStorage, RateLimitCounter
 from tests.factories import BASELINE, CONTACT
-from tests.patient import Patient, clinic_today, page_data
+from tests.patient_client import Patient, clinic_today, page_data
 from tests.test_security import check_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,12 +72,12 @@ def test_production_defaults():
     assert ratelimit.ENDPOINT_LIMITS["staff.login"] == "RATELIMIT_LOGIN"
     # Patients' posts: per form, and per address page posts and submits together.
     assert ratelimit.FORM_LIMITS == {
-        "questionnaire.step": "RATELIMIT_PAGE",
-        "questionnaire.submit": "RATELIMIT_SUBMIT",
+        "patient.step": "RATELIMIT_PAGE",
+        "patient.submit": "RATELIMIT_SUBMIT",
     }
-    assert ratelimit.ENDPOINT_LIMITS["questionnaire.step"] == "RATELIMIT_PATIENT_ADDRESS"
-    assert ratelimit.ENDPOINT_LIMITS["questionnaire.submit"] == "RATELIMIT_PATIENT_ADDRESS"
-    assert ratelimit.ENDPOINT_LIMITS["questionnaire.resume_link"] == "RATELIMIT_RESUME"
+    assert ratelimit.ENDPOINT_LIMITS["patient.step"] == "RATELIMIT_PATIENT_ADDRESS"
+    assert ratelimit.ENDPOINT_LIMITS["patient.submit"] == "RATELIMIT_PATIENT_ADDRESS"
+    assert ratelimit.ENDPOINT_LIMITS["patient.resume_link"] == "RATELIMIT_RESUME"
 
 
 def test_resume_burst_gets_429_with_retry_after_on_the_generic_page(wired):
@@ -286,7 +286,7 @@ def test_limit_holds_for_another_process(wired, tmp_path):
         """
         import json, sys
         from screening import create_app
-        from tests.patient import Patient
+        from tests.patient_client import Patient
 
         app = create_app(json.loads(sys.argv[1]))
         patient = Patient(app.test_client())

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from screening.extensions import db
 from screening.scoring import questionnaire
 from tests.factories import CONTACT, answers
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 from tests.staff.helpers import StaffClient, make_staff
 
 CANARY = "ZQXJ-canary-7741"

@@ -21,7 +21,7 @@ from screening.observability import (
     SanitizeFilter,
     UTCFormatter,
 )
-from screening.questionnaire import views
+from screening.patient import views
 from tests.test_security import check_headers
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{16}$")

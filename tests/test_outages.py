@@ -46,12 +46,12 @@ from screening import create_app, errors, safety_net
 from screening.config import database_url_from_env
 from screening.extensions import db
 from screening.models import Draft, Submission
-from screening.questionnaire import steps
+from screening.patient import steps
 from screening.staff import access, accounts
 from tests.conftest import TEST_SECRET
 from tests.factories import BASELINE, CONTACT
 from tests.html_forms import form_fields, typed
-from tests.patient import Patient, clinic_today, page_data
+from tests.patient_client import Patient, clinic_today, page_data
 from tests.test_reliability import COOKIE, REFERENCE_RE
 from tests.test_security import check_headers
 

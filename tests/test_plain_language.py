@@ -15,7 +15,7 @@ import statistics
 import textstat
 
 from tests.catalogue import english, translations
-from tests.patient import Patient
+from tests.patient_client import Patient
 from tests.test_results import VIGNETTES, submit
 
 CEILING = 8.0

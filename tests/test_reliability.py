@@ -24,7 +24,7 @@ from screening import submissions as submissions_module
 from screening.extensions import db
 from screening.models import Draft, Submission
 from tests.factories import BASELINE, CONTACT
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 
 COOKIE = "screening_session"
 REFERENCE_RE = re.compile(r"\b[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}\b")

@@ -15,7 +15,7 @@ from screening.models import Clinic, Submission
 from screening.scoring import RulesetError, load_ruleset, loader, score
 from tests.conftest import TEST_SECRET
 from tests.factories import answers
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 
 MUST_INCLUDE = [
     "This is a screening tool. It does not diagnose you or any condition.",
@@ -62,7 +62,7 @@ def text_of(html: str) -> str:
 
 
 def _shows(outcome: str, rule_id: str) -> bool:
-    """Which reasons each outcome lists (see templates/questionnaire/_result.html)."""
+    """Which reasons each outcome lists (see templates/patient/_result.html)."""
     effect = load_ruleset().by_id[rule_id].effect.value
     if outcome == "SEEK_CARE":
         return effect in ("EMERGENCY", "PROMPT")
@@ -136,7 +136,7 @@ def test_prompt_result_says_within_24_hours(app, patient):
 
 def test_result_reopens_from_the_patients_own_link(app, patient):
     """In the same browser at once; in another one after the date of birth (see
-    tests/questionnaire/test_resume_link.py for the attack this prevents)."""
+    tests/patient/test_resume_link.py for the attack this prevents)."""
     stored, _ = submit(app, patient, {})
     link = re.search(
         r'class="resume-link noprint"><a href="([^"]+)"',

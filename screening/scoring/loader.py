@@ -28,7 +28,7 @@ from screening.scoring.model import (
 )
 
 RULES_FILE = Path(__file__).with_name("rules.toml")
-QUESTIONS_FILE = Path(__file__).with_name("questions.toml")
+QUESTIONS_FILE = Path(__file__).with_name("questions_to_bring.toml")
 
 _TOP_KEYS = {"version", "unscored", "known_sources", "headline", "rule"}
 _RULE_KEYS = {
@@ -93,7 +93,7 @@ def load_ruleset(
     (tests, a clinician's draft).
 
     :param path: the rule file; defaults to the packaged ``rules.toml``.
-    :param questions_path: the catalogue; defaults to the packaged ``questions.toml``.
+    :param questions_path: the catalogue; defaults to the packaged ``questions_to_bring.toml``.
     :return: the validated rule set.
     :raise RulesetError: listing every problem found.
     """
@@ -120,7 +120,7 @@ def check_ruleset(
     """Return every problem in a rule file and catalogue (empty when valid).
 
     :param path: the rule file; defaults to the packaged ``rules.toml``.
-    :param questions_path: the catalogue; defaults to the packaged ``questions.toml``.
+    :param questions_path: the catalogue; defaults to the packaged ``questions_to_bring.toml``.
     """
     return _read(path, questions_path)[1]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from screening.questionnaire import steps  # noqa: E402
+from screening.patient import steps  # noqa: E402
 from tests.scoring.support import VIGNETTES, apply  # noqa: E402
 
 SECONDS_PER_QUESTION = 10

@@ -109,8 +109,8 @@ from screening.models import (  # noqa: E402
     token_hash,
     utcnow,
 )
-from screening.questionnaire import drafts as draft_store  # noqa: E402
-from screening.questionnaire import steps  # noqa: E402
+from screening.patient import drafts as draft_store  # noqa: E402
+from screening.patient import steps  # noqa: E402
 from tests.benchmarks import bare_app  # noqa: E402
 from tests.benchmarks.served import (  # noqa: E402
     Browser,
@@ -127,7 +127,7 @@ from tests.benchmarks.served import (  # noqa: E402
     stop_on_sigterm,
 )
 from tests.factories import BASELINE, CONTACT  # noqa: E402
-from tests.patient import Patient, page_data  # noqa: E402
+from tests.patient_client import Patient, page_data  # noqa: E402
 from tests.staff.helpers import Account, StaffClient, make_staff  # noqa: E402
 
 CLINIC = "Benchmark Clinic"

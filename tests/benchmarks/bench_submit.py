@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # unrelated top-level ``tests`` package (shipped by textstat 0.7.8).
 sys.path.insert(0, str(ROOT))
 
-from screening.questionnaire import steps  # noqa: E402
+from screening.patient import steps  # noqa: E402
 from tests.benchmarks.served import (  # noqa: E402
     Browser,
     clinic_today,
@@ -49,7 +49,7 @@ from tests.benchmarks.served import (  # noqa: E402
     stop,
 )
 from tests.factories import BASELINE, CONTACT  # noqa: E402
-from tests.patient import page_data  # noqa: E402
+from tests.patient_client import page_data  # noqa: E402
 
 REFERENCE_RE = re.compile(r"\b[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{3}\b")
 MAX_PATIENTS = 2000

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from tests.patient import TOKEN_RE
+from tests.patient_client import TOKEN_RE
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"

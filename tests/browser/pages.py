@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from screening.questionnaire import steps
+from screening.patient import steps
 from screening.scoring import questionnaire
 
 QUESTIONS = questionnaire.QUESTIONS

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from screening.questionnaire.readback import plain_answer
+from screening.patient.readback import plain_answer
 from screening.scoring import questionnaire
 from tests.browser.pages import (
     DISCUSS_HEADLINE,
@@ -32,7 +32,7 @@ from tests.browser.pages import (
     date_of_birth,
 )
 from tests.factories import BASELINE, CONTACT
-from tests.patient import clinic_today
+from tests.patient_client import clinic_today
 
 pytestmark = pytest.mark.browser
 

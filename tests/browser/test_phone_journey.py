@@ -26,7 +26,7 @@ from tests.browser.pages import (
 from tests.browser.test_patient_journey import PHONE_320
 from tests.catalogue import translations
 from tests.factories import BASELINE, CONTACT, answers
-from tests.patient import clinic_today
+from tests.patient_client import clinic_today
 
 pytestmark = pytest.mark.browser
 

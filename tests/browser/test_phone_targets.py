@@ -26,7 +26,7 @@ from tests.browser.pages import (
 )
 from tests.browser.test_patient_journey import PHONE_320, V01
 from tests.factories import CONTACT
-from tests.patient import clinic_today
+from tests.patient_client import clinic_today
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,8 @@ from werkzeug.serving import make_server
 from tests.browser.conftest import LiveServer, QuietHandler
 from tests.browser.pages import LAYOUT_JS, Checks, Journey, axe_violations, complete_with
 from tests.factories import BASELINE, CONTACT
-from tests.patient import clinic_today
-from tests.questionnaire.test_send_link import PATIENCE, SENDER, Inbox, body, free_port
+from tests.patient.test_send_link import PATIENCE, SENDER, Inbox, body, free_port
+from tests.patient_client import clinic_today
 
 pytestmark = pytest.mark.browser
 

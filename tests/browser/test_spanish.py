@@ -25,7 +25,7 @@ from tests.browser.pages import (
 from tests.browser.test_patient_journey import PAGE_BUDGET, PHONE_320, ZOOM_200
 from tests.catalogue import translations
 from tests.factories import BASELINE, CONTACT
-from tests.patient import clinic_today
+from tests.patient_client import clinic_today
 
 pytestmark = pytest.mark.browser
 

@@ -37,7 +37,7 @@ from tests.browser.staff_pages import (
 )
 from tests.browser.test_patient_journey import V01, assert_discuss
 from tests.factories import CONTACT
-from tests.patient import clinic_today
+from tests.patient_client import clinic_today
 from tests.staff.helpers import make_staff
 
 pytestmark = pytest.mark.browser

@@ -15,7 +15,7 @@ import pytest
 from tests.browser.pages import Checks, Journey, complete_with
 from tests.browser.staff_pages import LoginPage, StaffJourney
 from tests.free_text import every_text
-from tests.patient import clinic_today
+from tests.patient_client import clinic_today
 from tests.staff.helpers import make_staff
 
 pytestmark = pytest.mark.browser

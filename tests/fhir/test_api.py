@@ -32,7 +32,7 @@ from tests.fhir.helpers import (
     store,
     submission,
 )
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 from tests.staff.conftest import START
 from tests.staff.helpers import StaffClient, make_staff
 from tests.staff.test_workflow import send

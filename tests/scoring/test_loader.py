@@ -375,5 +375,5 @@ def test_not_toml(tmp_path: Path) -> None:
 
 
 def test_missing_catalogue(tmp_path: Path) -> None:
-    [problem] = check_ruleset(questions_path=tmp_path / "questions.toml")
-    assert problem.startswith("questions.toml: cannot be read:")
+    [problem] = check_ruleset(questions_path=tmp_path / "questions_to_bring.toml")
+    assert problem.startswith("questions_to_bring.toml: cannot be read:")

@@ -10,7 +10,7 @@ import pyotp
 from screening.extensions import db
 from screening.models import StaffUser
 from screening.staff import accounts
-from tests.patient import Patient
+from tests.patient_client import Patient
 
 PASSWORD = "tulip lantern ocean morning"
 

@@ -17,7 +17,7 @@ from screening.fhir import views as fhir_views
 from screening.models import Submission
 from screening.staff import access, accounts
 from tests.factories import BASELINE, CONTACT, send_directly
-from tests.patient import Patient
+from tests.patient_client import Patient
 from tests.staff.helpers import StaffClient, make_staff
 
 #: Expected status of a GET per endpoint for each role (a signed-in user); anything not

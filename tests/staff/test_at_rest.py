@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from screening.extensions import db
 from screening.models import Submission
 from tests.factories import answers
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 from tests.staff.helpers import PASSWORD, StaffClient, make_staff
 
 NAME = "Quillon Vantreskow"

@@ -19,7 +19,7 @@ from screening.extensions import db
 from screening.models import Clinic, Draft, Submission, SubmissionChange
 from screening.staff import accounts
 from tests.factories import CONTACT, answers
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 from tests.staff.helpers import StaffClient, make_staff
 from tests.staff.test_workflow import references, send, timeline
 

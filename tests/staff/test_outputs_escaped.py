@@ -27,7 +27,7 @@ from screening.extensions import db
 from screening.models import Submission
 from tests.factories import CONTACT, send_directly
 from tests.free_text import TEXT_QUESTIONS, every_text
-from tests.patient import clinic_today
+from tests.patient_client import clinic_today
 from tests.staff.helpers import StaffClient, make_staff
 
 SCRIPT = "<script>alert(1)</script>"

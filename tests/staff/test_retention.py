@@ -23,7 +23,7 @@ from screening.models import (
 )
 from screening.staff import accounts
 from tests.factories import CONTACT, answers, send_directly
-from tests.patient import Patient, clinic_today
+from tests.patient_client import Patient, clinic_today
 from tests.staff.helpers import make_staff
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)

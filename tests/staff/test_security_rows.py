@@ -29,12 +29,12 @@ from sqlalchemy import func, select
 from screening import create_app
 from screening.extensions import db
 from screening.models import Clinic, StaffUser, Submission
-from screening.questionnaire import steps
+from screening.patient import steps
 from screening.security import HSTS
 from tests.conftest import TEST_SECRET
 from tests.free_text import TEXT_QUESTIONS, every_text
 from tests.html_forms import addresses, forms
-from tests.patient import Patient, clinic_today, page_data
+from tests.patient_client import Patient, clinic_today, page_data
 from tests.staff.helpers import StaffClient, make_staff
 from tests.test_security import check_headers
 

@@ -13,7 +13,7 @@ from screening.extensions import db
 from screening.models import STATUS_MOVES, Submission
 from screening.staff import queue
 from tests.factories import CONTACT, answers, send_directly
-from tests.patient import clinic_today
+from tests.patient_client import clinic_today
 from tests.staff.helpers import StaffClient, make_staff
 from tests.test_results import pdf_pages
 
