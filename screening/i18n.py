@@ -12,6 +12,7 @@ Staff pages and the clinician summary stay English.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tomllib
@@ -19,10 +20,13 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
+from babel import support
 from babel.lists import format_list
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask_babel import Babel, format_date, get_locale, gettext, refresh
+from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
+from wtforms.i18n import messages_path
 
 from screening.scoring import questionnaire
 from screening.scoring.questionnaire import Question
@@ -176,3 +180,21 @@ def extract_toml(fileobj, keywords, comment_tags, options):  # noqa: ARG001 (Bab
         needle = json.dumps(message, ensure_ascii=False)[1:-1]
         lineno = next((n for n, line in enumerate(lines, 1) if needle in line), 1)
         yield lineno, "gettext", message, [comment] if comment else []
+
+
+@functools.cache
+def _wtforms_messages(language: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [language], domain="wtforms")
+
+
+class Form(FlaskForm):
+    """The base of every form: FlaskForm, with WTForms' own messages (for example "Not a
+    valid choice") in the page's language, read from their catalogue once per process
+    per language. Flask-WTF reads and parses that file again on every request that builds
+    a form, about 5% of a question page's CPU."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form: Any) -> Any:
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return _wtforms_messages(current())

@@ -71,3 +71,28 @@ def test_the_peg_items_are_flagged_for_review():
     # marked for clinical review in the catalogue (see the README).
     validated = {text for text, m in english().items() if m.validated}
     assert {q.text for q in questionnaire.QUESTIONS.values() if q.validated} <= validated
+
+
+@pytest.mark.parametrize(
+    ("language", "message"), [("en", "Not a valid choice."), ("es", "Opción inválida.")]
+)
+def test_wtforms_own_messages_follow_the_page_language(app, language, message):
+    """WTForms' built-in messages come in the page's language, from a catalogue read once
+    per process per language (not once per request, as Flask-WTF does)."""
+    from wtforms import SelectChoice, SelectField
+
+    class Choice(i18n.Form):
+        class Meta:
+            csrf = False
+
+        pick = SelectField(choices=[SelectChoice("a", "A")])
+
+    seen = []
+    for _ in range(2):
+        with app.test_request_context("/", method="POST", data={"pick": "z"}):
+            i18n.choose(language)
+            form = Choice()
+            assert not form.validate()
+            assert form.pick.errors == [message]
+            seen.append(form.meta.get_translations(form))
+    assert seen[0] is seen[1] is i18n._wtforms_messages(language)  # the catalogue, kept

@@ -15,7 +15,6 @@ from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     Field,
@@ -26,7 +25,7 @@ from wtforms import (
     TextAreaField,
 )
 
-from screening.i18n import N_, translate
+from screening.i18n import N_, Form, translate
 from screening.patient.steps import CONTACT_FIELDS, DOB_FIELDS, Step
 from screening.scoring import questionnaire
 from screening.scoring.questionnaire import Question
@@ -46,7 +45,7 @@ DIGITS_RE = re.compile(r"[0-9]{1,6}")
 BAD_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     """Base of every page's form; subclasses add one field per question."""
 
     #: Filled by :func:`form_for`.
@@ -97,7 +96,7 @@ def form_class(step: Step) -> type[AnswerForm]:
     return type(f"{step.id.title().replace('-', '')}Form", (AnswerForm,), fields)
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
     consent = BooleanField()
 
 

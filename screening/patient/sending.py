@@ -26,12 +26,12 @@ from typing import Any
 
 from flask import current_app, flash, make_response, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from wtforms import EmailField
 
 from screening import i18n, mail, ratelimit
 from screening.extensions import db
+from screening.i18n import Form
 from screening.models import Draft
 from screening.patient.views import (
     _submitted,
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 ENDPOINTS = frozenset({"patient.email_saved_link", "patient.email_reference"})
 
 
-class SendForm(FlaskForm):
+class SendForm(Form):
     """The address; checked by :func:`screening.mail.address_problem`."""
 
     email = EmailField()

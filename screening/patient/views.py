@@ -602,7 +602,7 @@ def resume() -> Any:
     )
 
 
-class ResumeForm(forms.FlaskForm):
+class ResumeForm(forms.Form):
     """Only for its CSRF token; the fields are read from the request."""
 
 

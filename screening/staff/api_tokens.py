@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField
@@ -20,6 +19,7 @@ from wtforms.validators import DataRequired, Length
 from screening.bounds import coerce_id
 from screening.extensions import db
 from screening.fhir import tokens
+from screening.i18n import Form
 from screening.models import Clinic
 from screening.staff.access import fresh_required, permission_required
 from screening.staff.views import bp
@@ -28,7 +28,7 @@ from screening.staff.views import bp
 PERMISSION = "account:manage"
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(Form):
     name = StringField(
         "Name",
         description='Who uses it, such as "EHR bridge". It names every read in the audit trail.',

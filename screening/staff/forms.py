@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
     PasswordField,
@@ -18,11 +17,12 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from screening.bounds import DayField, coerce_id
 from screening.clinics import US_ZONES, WEEKDAYS, zone_label
+from screening.i18n import Form
 from screening.staff.access import ROLES
 from screening.staff.credentials import MAX_LENGTH
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     username = StringField(
         "Username", validators=[DataRequired("Enter your username."), Length(max=64)]
     )
@@ -33,14 +33,14 @@ class LoginForm(FlaskForm):
     code = StringField("6-digit code from your authenticator app", validators=[Length(max=12)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         "6-digit code from your authenticator app",
         validators=[DataRequired("Enter the 6-digit code."), Length(max=12)],
     )
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(Form):
     password = PasswordField(
         "Password", validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)]
     )
@@ -50,7 +50,7 @@ class ReauthForm(FlaskForm):
     )
 
 
-class NewUserForm(FlaskForm):
+class NewUserForm(Form):
     username = StringField(
         "Username", validators=[DataRequired("Enter a username."), Length(max=64)]
     )
@@ -67,11 +67,11 @@ class NewUserForm(FlaskForm):
     password = PasswordField("First password", validators=[DataRequired("Enter a first password.")])
 
 
-class ClinicForm(FlaskForm):
+class ClinicForm(Form):
     name = StringField("Clinic name", validators=[DataRequired("Enter a name."), Length(max=100)])
 
 
-class ClinicEditForm(FlaskForm):
+class ClinicEditForm(Form):
     name = StringField("Clinic name", validators=[DataRequired("Enter a name."), Length(max=100)])
     phone = StringField(
         "Phone number patients call",
@@ -103,7 +103,7 @@ class ClinicEditForm(FlaskForm):
     )
 
 
-class MoveClinicForm(FlaskForm):
+class MoveClinicForm(Form):
     clinic = SelectField(
         "Move to clinic",
         coerce=coerce_id,
@@ -121,7 +121,7 @@ class MoveClinicForm(FlaskForm):
     version = HiddenField()
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     current = PasswordField(
         "Current password", validators=[DataRequired("Enter your current password.")]
     )
@@ -133,7 +133,7 @@ def _someone(value: object) -> int | None:
     return None if value in ("", None) else coerce_id(value)
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(Form):
     """Admin report: emergency access in some days, and what one user touched in them."""
 
     class Meta:
@@ -153,7 +153,7 @@ class ActivityForm(FlaskForm):
             raise ValidationError("The last day must be on or after the first day.")
 
 
-class ExportForm(FlaskForm):
+class ExportForm(Form):
     """Days on the clinic's calendar (the view fills in the last 30 days on GET)."""
 
     start = DayField("From", validators=[InputRequired("Enter the first day, like 2026-11-01.")])
@@ -174,7 +174,7 @@ class ExportForm(FlaskForm):
             raise ValidationError("The last day must be on or after the first day.")
 
 
-class EmergencyAccessForm(FlaskForm):
+class EmergencyAccessForm(Form):
     reason = StringField(
         "Why do you need to see other clinics' submissions?",
         validators=[
