@@ -226,11 +226,13 @@ BROWSER_TESTS = Path(__file__).parent / "browser"
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(config, items):
     """Every test under tests/browser/ is marked ``browser`` (one file once was not, and
-    its Chromium journey ran on the PostgreSQL pass too). Then tests marked ``slow`` first,
-    each group in its usual order: pytest-xdist hands tests out in this order, and a long
-    test started last keeps one worker busy while the other has nothing left to do.
+    its Chromium journey ran on the PostgreSQL pass too) and ``slow`` (a journey takes
+    seconds). Then tests marked ``slow`` first, each group in its usual order:
+    pytest-xdist hands tests out in this order, and a long test started last keeps one
+    worker busy while the other has nothing left to do.
     """
     for item in items:
         if BROWSER_TESTS in item.path.parents:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
