@@ -226,11 +226,59 @@ BROWSER_TESTS = Path(__file__).parent / "browser"
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(config, items):
     """Every test under tests/browser/ is marked ``browser`` (one file once was not, and
-    its Chromium journey ran on the PostgreSQL pass too). Then tests marked ``slow`` first,
-    each group in its usual order: pytest-xdist hands tests out in this order, and a long
-    test started last keeps one worker busy while the other has nothing left to do.
-    """
+    its Chromium journey ran on the PostgreSQL pass too) and ``slow`` (a journey takes
+    seconds). Then the order the workers get them in: see :func:`schedule`."""
     for item in items:
         if BROWSER_TESTS in item.path.parents:
             item.add_marker(pytest.mark.browser)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+            item.add_marker(pytest.mark.slow)
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    items[:] = schedule(items, workers)
+
+
+def schedule(items: list, workers: int) -> list:
+    """Slow tests first, shared out so that every worker starts with its part of them.
+
+    pytest-xdist's worksteal (``make test``) gives each of the ``workers`` an equal run of
+    the list, in order, then moves tests from a busy worker to an idle one. So the list is
+    cut into that many runs, each starting with its share of the slow tests (browser
+    journeys dealt out apart from the others, one of each in turn: a browser test mostly
+    waits for Chromium, and the other worker's heavy test fills that time), then the
+    rest in their usual order. A long test started last would keep one worker busy while
+    the other had nothing left; and all the browser journeys on one worker left a core
+    mostly idle for minutes. Tests of a module that share a module-scoped fixture stay
+    together (the fixture is made once).
+    """
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    if workers <= 1:
+        return slow + rest
+    units: dict = {}
+    for item in slow:
+        units.setdefault(_unit(item), []).append(item)
+    browser = [unit for unit in units.values() if unit[0].get_closest_marker("browser")]
+    heavy = [unit for unit in units.values() if not unit[0].get_closest_marker("browser")]
+    runs: list[list] = [[] for _ in range(workers)]
+    for k in range(workers):
+        mine = browser[k::workers], heavy[k::workers]
+        for index in range(max(map(len, mine))):
+            for kind in mine:
+                runs[k].extend(kind[index] if index < len(kind) else [])
+    # Then the rest, so that the runs are as long as the ones worksteal cuts.
+    remaining = len(items)
+    for k in range(workers):
+        take = max(0, remaining // (workers - k) - len(runs[k]))
+        runs[k].extend(rest[:take])
+        del rest[:take]
+        remaining -= len(runs[k])
+    runs[-1].extend(rest)
+    return [item for run in runs for item in run]
+
+
+def _unit(item) -> object:
+    """What a test is scheduled with: its module when it uses a module-scoped fixture."""
+    definitions = getattr(item, "_fixtureinfo", None)
+    shared = definitions is not None and any(
+        found and found[-1].scope == "module" for found in definitions.name2fixturedefs.values()
+    )
+    return item.path if shared else item.nodeid

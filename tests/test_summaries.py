@@ -18,7 +18,7 @@ from flask import render_template
 
 from screening import create_app
 from screening.models import Submission
-from screening.pdf import render_pdf
+from screening.pdf import render_document, render_pdf
 from screening.scoring import load_ruleset, questionnaire, score
 from screening.submissions import apply_result
 from screening.summaries import NOT_ANSWERED, STYLESHEETS, build_summary
@@ -405,12 +405,15 @@ def test_in_a_batch_only_own_words_run_on_and_say_so(app, tmp_path):
 @pytest.mark.no_cover
 @pytest.mark.slow
 @pytest.mark.parametrize("paper", ["letter", "a4"])
-def test_typical_patients_and_a_common_heavy_case_fit_the_first_page(app, tmp_path, paper):
+def test_typical_patients_and_a_common_heavy_case_fit_the_first_page(app, paper):
     """A clinic's usual queue (the demo generator, free text included) and the front desk's
     example (apixaban and aspirin, lidocaine anaphylaxis, latex, insulin): everything but the
-    patient's own words on the first page, and the common case on one page."""
+    patient's own words on the first page, and the common case on one page. Read from the
+    batch page's layout (:func:`layout_page_texts`), not a PDF written and read back."""
     submissions = [common_heavy_case(), *typical(30)]
-    pages = page_texts(pdf_for(app, submissions, paper=paper), tmp_path)
+    html = html_for(app, submissions, paper)
+    with app.app_context():
+        pages = layout_page_texts(render_document(html, STYLESHEETS))
     for submission in submissions:
         own = [page for page in pages if f"Ref {submission.reference}" in page]
         assert_first_page_holds_all_but_own_words(own, submission.reference)
