@@ -22,7 +22,7 @@ from typing import Any
 
 from babel import support
 from babel.lists import format_list
-from flask import Flask, current_app, request, session
+from flask import Flask, request, session
 from flask_babel import Babel, format_date, get_locale, gettext, refresh
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
@@ -195,6 +195,4 @@ class Form(FlaskForm):
 
     class Meta(FlaskForm.Meta):
         def get_translations(self, form: Any) -> Any:
-            if not current_app.config.get("WTF_I18N_ENABLED", True):
-                return super().get_translations(form)
             return _wtforms_messages(current())
