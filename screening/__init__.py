@@ -75,7 +75,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     # The record systems' API at /fhir: bearer tokens, no session (screening/fhir).
     fhir.init_app(app)
     errors.init_app(app)
-    patient.init_app(app)
     security.init_app(app)
     cli.init_app(app)
     # Last: its check must run before every other before_request hook (see the module).

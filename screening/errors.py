@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 
 from flask import Flask, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from screening import database
@@ -77,6 +79,25 @@ def handle_http(error: HTTPException):
     return render_error(error.code or 500)
 
 
+def expired_page() -> tuple[str, int]:
+    """The page for a post whose CSRF token is missing or has expired (400): reload, try again.
+
+    The patient and staff blueprints answer their own posts first (screening/patient,
+    screening/staff/csrf_failures.py) and end here when they have nothing better.
+    """
+    return render_template(
+        "errors/error.html",
+        code=400,
+        title=_("This page has expired"),
+        text=_("Go back, reload the page and try again. Answers you saved are safe."),
+    ), 400
+
+
+def handle_csrf(_error: CSRFError):
+    """A failed CSRF check on a page no blueprint answers for itself."""
+    return expired_page()
+
+
 def handle_unexpected(error: Exception):
     request_id = current_request_id()
     # The id is in the message as well as in the record so it survives any log format.
@@ -100,6 +121,8 @@ def handle_unavailable(error: Exception):
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http)
+    # Blueprints register their own handler (it comes first); this one answers the rest.
+    app.register_error_handler(CSRFError, handle_csrf)
     for error in database.UNAVAILABLE:
         app.register_error_handler(error, handle_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

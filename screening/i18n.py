@@ -22,7 +22,7 @@ from typing import Any
 
 from babel import support
 from babel.lists import format_list
-from flask import Flask, request, session
+from flask import Blueprint, Flask, current_app, request, session
 from flask_babel import Babel, format_date, get_locale, gettext, refresh
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
@@ -37,15 +37,31 @@ LANGUAGES = {"en": "English", "es": "Español"}
 ENGLISH_NAMES = {"en": "English", "es": "Spanish"}
 DEFAULT = "en"
 SESSION_KEY = "lang"
-#: Blueprints whose pages stay English (the clinic's side).
-ENGLISH_ONLY = frozenset({"staff"})
+#: Attribute of a blueprint whose pages stay English (:func:`english_only`).
+ENGLISH_ONLY = "english_only"
 
 babel = Babel()
 
 
+def english_only(bp: Blueprint) -> Blueprint:
+    """Declare that ``bp``'s pages stay English (the clinic's side), whatever the session
+    or the browser asks for."""
+    setattr(bp, ENGLISH_ONLY, True)
+    return bp
+
+
+def _english_only() -> bool:
+    """Whether this request's blueprint (or one it is nested in) declared English only."""
+    return any(
+        getattr(current_app.blueprints.get(name), ENGLISH_ONLY, False) is True
+        for name in request.blueprints
+    )
+
+
 def select_locale() -> str:
-    """The language of this request: staff pages English, else the choice, else the browser."""
-    if request.blueprint in ENGLISH_ONLY:
+    """The language of this request: English where the blueprint declared it
+    (:func:`english_only`), else the patient's choice, else the browser's."""
+    if _english_only():
         return DEFAULT
     chosen = session.get(SESSION_KEY)
     if chosen in LANGUAGES:

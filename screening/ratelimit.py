@@ -1,21 +1,20 @@
 """Rate limits on the public form posts, counted in the database every worker shares.
 
-Only ``POST`` is limited (pages people read stay unlimited). Patients' posts are counted
-by what identifies one person's work, the form (the draft whose token is in the session,
-which also becomes the submission), with a separate ceiling per client address; the other
-posts per client address:
+This module is the mechanism: the storage, the counting and the check. Which post is
+limited, by which setting and how it is counted is declared on each view, where the
+views are, with :func:`limit_posts` (the patient's pages in
+``screening/patient/views.py``, the staff sign-in in ``screening/staff/views.py``):
 
-=========================  ============================  ==================================
-Endpoint                   Setting (counted by)          Default
-=========================  ============================  ==================================
-``patient.step``           ``RATELIMIT_PAGE`` (form)     ``30 per minute;300 per hour``
-``patient.submit``         ``RATELIMIT_SUBMIT`` (form)   ``10 per minute;30 per hour``
-both of them, together     ``RATELIMIT_PATIENT_ADDRESS`` ``1200 per minute;15000 per hour``
-                           (address)
-``patient.resume``,        ``RATELIMIT_RESUME``          ``30 per minute;300 per day``
-``patient.resume_link``    (address, both together)      (code or link + date of birth)
-``staff.login``            ``RATELIMIT_LOGIN`` (address) ``30 per minute;300 per hour``
-=========================  ============================  ==================================
+- ``address=SETTING``: the view's ``POST`` is counted per client address; every view
+  naming the same setting shares one count;
+- ``form=SETTING`` (with ``form_session_key``, the session key of the form's token):
+  counted per form, that is per draft in the session, a count of its own for each view.
+  Patients' posts are counted by what identifies one person's work, the form (the draft
+  whose token is in the session, which also becomes the submission), with a separate
+  ceiling per client address.
+
+Only ``POST`` is limited (pages people read stay unlimited). :func:`declared_limits` lists
+what the app's views declared.
 
 A post with no form in its session yet (the first page of a new form) is counted only by
 its address. How the patient defaults were sized, for 100 people behind one address (a
@@ -48,8 +47,7 @@ itself with :func:`hit_send_limits`, so that over the limit it can still show th
 ``RATELIMIT_SEND`` (``20 per hour;50 per day``) per client address and
 ``RATELIMIT_SEND_DRAFT`` (``5 per day``) per form, in the same storage.
 
-A view with another endpoint name can be limited with a decorator such as
-:data:`login_limit`. The defaults live in :class:`screening.config.DefaultConfig`; under
+The defaults live in :class:`screening.config.DefaultConfig`; under
 ``TESTING`` every one is ``TESTING_LIMIT`` (:class:`screening.config.TestingConfig`):
 limits stay on, but high enough that the suite is never throttled; tests that check a
 limit set it.
@@ -120,27 +118,11 @@ SEND_LIMITS = _defaults("RATELIMIT_SEND", "RATELIMIT_SEND_DRAFT")
 #: Wrong dates of birth for one saved form, counted by the views (see :func:`wait_for_form`).
 FORM_CHECK_LIMITS = _defaults("RATELIMIT_RESUME_FORM")
 
-#: Which setting limits the ``POST`` of each endpoint, per client address. Endpoints with
-#: the same setting share one count.
-ENDPOINT_LIMITS = {
-    "patient.step": "RATELIMIT_PATIENT_ADDRESS",
-    "patient.submit": "RATELIMIT_PATIENT_ADDRESS",
-    "patient.resume": "RATELIMIT_RESUME",
-    "patient.resume_link": "RATELIMIT_RESUME",
-    "staff.login": "RATELIMIT_LOGIN",
-}
-
-#: Which setting limits the ``POST`` of each endpoint, per form (the draft in the session).
-FORM_LIMITS = {
-    "patient.step": "RATELIMIT_PAGE",
-    "patient.submit": "RATELIMIT_SUBMIT",
-}
-
-#: The session key of the form's token (``screening.patient.views.SESSION_KEY``).
-DRAFT_SESSION_KEY = "draft"
-
-#: Attribute a view carries when it was marked with :func:`limited_by`.
+#: Attributes a view carries when :func:`limit_posts` marked it: the setting of its
+#: address limit, of its per-form limit, and the session key of the form's token.
 VIEW_ATTRIBUTE = "rate_limit_setting"
+FORM_ATTRIBUTE = "rate_limit_form_setting"
+FORM_SESSION_ATTRIBUTE = "rate_limit_form_session_key"
 
 #: Above this many seconds the page no longer says "wait a minute".
 LONG_WAIT = 120
@@ -323,38 +305,66 @@ def _take_counted(key: str, amount: int) -> int | None:
 # ------------------------------------------------------------------ limits
 
 
-def limited_by(setting: str) -> Callable[[F], F]:
-    """Mark a view so its ``POST`` is limited by ``app.config[setting]``.
+def limit_posts(
+    *, address: str | None = None, form: str | None = None, form_session_key: str | None = None
+) -> Callable[[F], F]:
+    """Limit the view's ``POST``: by ``app.config[address]`` per client address, and by
+    ``app.config[form]`` per form, the form being the token in ``session[form_session_key]``.
 
-    Only needed for views not listed in :data:`ENDPOINT_LIMITS`. The limit is checked
-    with the others, before the view and before any other ``before_request`` function.
+    Views that name the same ``address`` setting share one count per address; each view
+    has its own count per form. A post with no form in its session yet is counted by its
+    address only. The limits are checked before the view and before any other
+    ``before_request`` function (:func:`init_app`).
     """
+    if form is not None and not form_session_key:
+        raise ValueError("a per-form limit needs the session key of the form's token")
+    if address is None and form is None:
+        raise ValueError("name at least one setting")
 
     def decorator(view: F) -> F:
-        setattr(view, VIEW_ATTRIBUTE, setting)
+        if address is not None:
+            setattr(view, VIEW_ATTRIBUTE, address)
+        if form is not None:
+            setattr(view, FORM_ATTRIBUTE, form)
+            setattr(view, FORM_SESSION_ATTRIBUTE, form_session_key)
         return view
 
     return decorator
 
 
-#: For the staff sign-in view, if its endpoint is not ``staff.login``.
-login_limit = limited_by("RATELIMIT_LOGIN")
+def declared_limits(app: Flask) -> dict[str, dict[str, str]]:
+    """Each limited endpoint of ``app`` and what its view declared (:func:`limit_posts`):
+    ``{"address": setting, "form": setting}``, the keys it declared."""
+    found: dict[str, dict[str, str]] = {}
+    for endpoint, view in app.view_functions.items():
+        declared = {
+            kind: getattr(view, attribute)
+            for kind, attribute in (("address", VIEW_ATTRIBUTE), ("form", FORM_ATTRIBUTE))
+            if getattr(view, attribute, None)
+        }
+        if declared:
+            found[endpoint] = declared
+    return found
+
+
+def _view_attribute(attribute: str) -> Any:
+    """What this request's view declared with :func:`limit_posts` (None on other methods)."""
+    if request.method != "POST" or request.endpoint is None:
+        return None
+    return getattr(current_app.view_functions.get(request.endpoint), attribute, None)
 
 
 def setting_for_request() -> str | None:
-    """Return the name of the setting that limits this request, or None."""
-    if request.method != "POST" or request.endpoint is None:
-        return None
-    view = current_app.view_functions.get(request.endpoint)
-    return getattr(view, VIEW_ATTRIBUTE, None) or ENDPOINT_LIMITS.get(request.endpoint)
+    """Return the name of the setting that limits this request per address, or None."""
+    return _view_attribute(VIEW_ATTRIBUTE)
 
 
 def limit_for_request() -> str:
     """Return the limit string for this request; an empty string means none.
 
-    One provider for every limited endpoint (rather than a decorator per view) keeps the
-    list in one place and lets Flask-Limiter check it in its ``before_request`` hook,
-    which :func:`init_app` moves to the front.
+    One provider for every limited endpoint (rather than a Flask-Limiter decorator per
+    view) lets Flask-Limiter check them all in its ``before_request`` hook, which
+    :func:`init_app` moves to the front.
     """
     setting = setting_for_request()
     return str(current_app.config[setting]) if setting else ""
@@ -366,8 +376,10 @@ def address_scope(endpoint: str) -> str:
 
 
 def form_token() -> str | None:
-    """The token of the form (draft) in this request's session, if any."""
-    token = session.get(DRAFT_SESSION_KEY)
+    """The token of the form (draft) in this request's session, if any (where the view's
+    :func:`limit_posts` said it is)."""
+    key = _view_attribute(FORM_SESSION_ATTRIBUTE)
+    token = session.get(key) if key else None
     return token if isinstance(token, str) and token else None
 
 
@@ -377,10 +389,10 @@ def form_limit_for_request() -> str:
     A post with no form in its session yet (the first page of a new form) has no per-form
     limit: the address ceiling counts it.
     """
-    if request.method != "POST" or form_token() is None:
+    setting = _view_attribute(FORM_ATTRIBUTE)
+    if not setting or form_token() is None:
         return ""
-    setting = FORM_LIMITS.get(request.endpoint or "")
-    return str(current_app.config[setting]) if setting else ""
+    return str(current_app.config[setting])
 
 
 def form_key() -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from screening.extensions import csrf, db
 from screening.models import Draft, Submission
-from screening.staff import access
+from screening.public import authenticates_itself, self_authenticating_blueprints
 from tests.factories import BASELINE
 from tests.patient_client import Patient, clinic_today
 
@@ -23,7 +23,8 @@ def test_no_view_is_exempt_from_csrf_but_the_bearer_token_api(app):
     # The record systems' API (screening/fhir) takes bearer tokens only: a browser never
     # adds one to a request by itself, so there is nothing to forge.
     assert not csrf._exempt_views
-    assert {bp.name for bp in csrf._exempt_blueprints} == set(access.TOKEN_BLUEPRINTS)
+    assert {bp.name for bp in csrf._exempt_blueprints} == self_authenticating_blueprints(app)
+    assert self_authenticating_blueprints(app) == {"fhir"}
 
 
 def test_every_post_without_a_token_changes_nothing(app, patient):
@@ -36,7 +37,7 @@ def test_every_post_without_a_token_changes_nothing(app, patient):
             .replace("<int:clinic_id>", "1")
         )
         response = client.post(url, data={"dur": "lt_2w", "consent": "y"})
-        token_api = rule.endpoint.split(".")[0] in access.TOKEN_BLUEPRINTS
+        token_api = authenticates_itself(app, rule.endpoint)
         assert response.status_code in ((401,) if token_api else (200, 303, 400)), url
         with app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Submission)) == 0

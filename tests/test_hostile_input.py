@@ -36,6 +36,7 @@ from sqlalchemy import select
 from screening import create_app
 from screening.extensions import db
 from screening.models import Submission
+from screening.public import is_public
 from screening.staff import access, accounts
 from tests.conftest import CLINIC, TEST_SECRET, database_url
 from tests.factories import BASELINE
@@ -331,7 +332,7 @@ def build_site(app) -> Site:
     for rule in app.url_map.iter_rules():
         if rule.endpoint in SKIPPED:
             continue
-        who = visitors_for(rule.endpoint, visitors)
+        who = visitors_for(app, rule.endpoint, visitors)
         for method in sorted(rule.methods & {"GET", "POST"}):
             url = re.sub(r"<(?:[^:<>]+:)?(\w+)>", lambda m: valid[m.group(1)], rule.rule)
             if (rule.endpoint, method) not in covered and not rule.rule.endswith(".pdf"):
@@ -384,13 +385,13 @@ def group(endpoint: str, visitor: Visitor) -> str:
     return visitor.name
 
 
-def visitors_for(endpoint: str, visitors: dict[str, Visitor]) -> list[Visitor]:
+def visitors_for(app, endpoint: str, visitors: dict[str, Visitor]) -> list[Visitor]:
     """Who sends values to ``endpoint``: each staff role, and someone not signed in where
     the page is open to them (elsewhere they only meet the redirect to the sign-in)."""
     if not endpoint.startswith("staff."):
         return [visitors["patient"], visitors["sent"]]
     roles = [visitors[name] for name in ("intake", "clinician", "admin")]
-    if endpoint in access.PUBLIC or endpoint in access.SECOND_FACTOR:
+    if is_public(app, endpoint) or endpoint in access.SECOND_FACTOR:
         return [visitors["anonymous"], *roles]
     return roles
 

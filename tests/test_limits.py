@@ -69,15 +69,19 @@ def test_production_defaults():
         "RATELIMIT_LOGIN": "30 per minute;300 per hour",
     }
     assert ratelimit.FORM_CHECK_LIMITS == {"RATELIMIT_RESUME_FORM": "5 per hour;10 per day"}
-    assert ratelimit.ENDPOINT_LIMITS["staff.login"] == "RATELIMIT_LOGIN"
-    # Patients' posts: per form, and per address page posts and submits together.
-    assert ratelimit.FORM_LIMITS == {
-        "patient.step": "RATELIMIT_PAGE",
-        "patient.submit": "RATELIMIT_SUBMIT",
+
+
+def test_each_view_declares_its_limits(wired):
+    # Declared on the views (screening/patient/views.py, screening/staff/views.py), read
+    # by the limiter: patients' page posts and sends per form, and per address together;
+    # resuming with the code or a link per address together; the staff sign-in per address.
+    assert ratelimit.declared_limits(wired()) == {
+        "patient.step": {"address": "RATELIMIT_PATIENT_ADDRESS", "form": "RATELIMIT_PAGE"},
+        "patient.submit": {"address": "RATELIMIT_PATIENT_ADDRESS", "form": "RATELIMIT_SUBMIT"},
+        "patient.resume": {"address": "RATELIMIT_RESUME"},
+        "patient.resume_link": {"address": "RATELIMIT_RESUME"},
+        "staff.login": {"address": "RATELIMIT_LOGIN"},
     }
-    assert ratelimit.ENDPOINT_LIMITS["patient.step"] == "RATELIMIT_PATIENT_ADDRESS"
-    assert ratelimit.ENDPOINT_LIMITS["patient.submit"] == "RATELIMIT_PATIENT_ADDRESS"
-    assert ratelimit.ENDPOINT_LIMITS["patient.resume_link"] == "RATELIMIT_RESUME"
 
 
 def test_resume_burst_gets_429_with_retry_after_on_the_generic_page(wired):
@@ -333,10 +337,10 @@ def test_fails_open_and_logs_when_the_counter_table_is_gone(wired, caplog):
     assert failures and all(r.levelno == logging.ERROR for r in failures)
 
 
-def test_login_limit_marks_any_view(wired):
+def test_a_limit_declared_on_any_view_is_enforced(wired):
     app = wired(RATELIMIT_LOGIN="2 per minute", WTF_CSRF_ENABLED=False)
 
-    @ratelimit.login_limit
+    @ratelimit.limit_posts(address="RATELIMIT_LOGIN")
     def sign_in():
         return "form"
 

@@ -47,7 +47,8 @@ from screening.config import database_url_from_env
 from screening.extensions import db
 from screening.models import Draft, Submission
 from screening.patient import steps
-from screening.staff import access, accounts
+from screening.public import public
+from screening.staff import accounts
 from tests.conftest import TEST_SECRET
 from tests.factories import BASELINE, CONTACT
 from tests.html_forms import form_fields, typed
@@ -563,7 +564,7 @@ def test_postgresql_connections_are_tested_before_use_whatever_the_options(tmp_p
         assert db.engine.hide_parameters is True
 
 
-def test_a_connection_lost_before_teardown_is_logged_and_never_escapes(app, caplog, monkeypatch):
+def test_a_connection_lost_before_teardown_is_logged_and_never_escapes(app, caplog):
     # Given a page that reads the database, after which its connection dies before the
     # request's session is closed (the server ends it; on SQLite, the file handle closes)
     @app.get("/probe")
@@ -577,7 +578,7 @@ def test_a_connection_lost_before_teardown_is_logged_and_never_escapes(app, capl
             db.session.connection().connection.dbapi_connection.close()
         return "read"
 
-    monkeypatch.setattr(access, "PUBLIC", access.PUBLIC | {"probe"})
+    public(probe)
     client = app.test_client()
 
     # When the page is asked for

@@ -20,14 +20,14 @@
 =============================================================  =============================
 
 Everything but the open documents needs ``Authorization: Bearer <token>`` (deny by default:
-:data:`OPEN` lists the exceptions). A missing, unknown or revoked token gets 401 with an
-``OperationOutcome``; a submission of a clinic the token is not for is "not found" (404),
-like one that does not exist; a write without the ``write`` scope is 403. Every request
-with a token writes one audit row under the token's name, listing the submissions it
-returned, before the data leaves (no audit, no data). Requests are counted per token
-(``RATELIMIT_API``, ``60 per minute;1800 per hour``: a Bundle renders the summary PDF,
-about a third of a second of one core, so one token keeps at most a sixth of a core
-busy on average); requests without a valid token per address
+the views marked :func:`screening.public.public` are the exceptions). A missing, unknown or
+revoked token gets 401 with an ``OperationOutcome``; a submission of a clinic the token is
+not for is "not found" (404), like one that does not exist; a write without the ``write``
+scope is 403. Every request with a token writes one audit row under the token's name,
+listing the submissions it returned, before the data leaves (no audit, no data). Requests
+are counted per token (``RATELIMIT_API``, ``60 per minute;1800 per hour``: a Bundle renders
+the summary PDF, about a third of a second of one core, so one token keeps at most a sixth
+of a core busy on average); requests without a valid token per address
 (``RATELIMIT_API_FAILURES``, ``30 per minute;300 per hour``), which also bounds the audit
 rows they write.
 
@@ -66,20 +66,19 @@ from screening.fhir import PREFIX, feed, resources, tokens
 from screening.fhir.models import ApiReceipt, ApiToken
 from screening.models import Submission, normalise_code, utcnow
 from screening.pdf import render_pdf
+from screening.public import is_public, own_authentication, public
 from screening.ratelimit import limiter
 from screening.scoring.questionnaire import VERSION as QUESTIONNAIRE_VERSION
 from screening.summaries import STYLESHEETS, build_summary
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("fhir", __name__, url_prefix=PREFIX)
+#: Bearer tokens, checked here (:func:`_authenticate`), instead of a staff sign-in.
+bp = own_authentication(Blueprint("fhir", __name__, url_prefix=PREFIX))
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 PLAIN_JSON = "application/json; charset=utf-8"
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
-
-#: Endpoints open to anyone: descriptions of the API and the questionnaire, no patient data.
-OPEN = frozenset({"fhir.metadata", "fhir.openapi", "fhir.questionnaire", "fhir.code_system"})
 
 #: HTTP status -> FHIR issue type.
 ISSUE_CODES = {
@@ -173,8 +172,10 @@ def _actor(token: ApiToken | None) -> audit.Actor:
 
 @bp.before_request
 def _authenticate() -> Response | None:
-    """Deny by default: every endpoint but :data:`OPEN` needs an active bearer token."""
-    if request.endpoint in OPEN:
+    """Deny by default: every endpoint needs an active bearer token but the views marked
+    :func:`~screening.public.public` (descriptions of the API and the questionnaire, no
+    patient data)."""
+    if is_public(current_app, request.endpoint):
         return None
     token, reason = tokens.authenticate(request.headers.get("Authorization"))
     token_id = token.id if token is not None else None
@@ -339,16 +340,19 @@ def capability_statement(base: str) -> dict[str, Any]:
 
 
 @bp.get("/metadata")
+@public
 def metadata() -> Response:
     return respond(capability_statement(base_url()))
 
 
 @bp.get("/openapi.json")
+@public
 def openapi() -> Response:
     return Response(OPENAPI_FILE.read_bytes(), content_type=PLAIN_JSON)
 
 
 @bp.get("/Questionnaire/<resource_id>")
+@public
 def questionnaire(resource_id: str) -> Response:
     if resource_id != resources.QUESTIONNAIRE_ID:
         return problem(404, "No such Questionnaire.")
@@ -356,6 +360,7 @@ def questionnaire(resource_id: str) -> Response:
 
 
 @bp.get("/CodeSystem/<resource_id>")
+@public
 def code_system(resource_id: str) -> Response:
     found = resources.code_system(base_url(), resource_id)
     if found is None:

@@ -48,7 +48,7 @@ from screening.patient.views import (
 
 log = logging.getLogger(__name__)
 
-#: The endpoints of this module: public (no staff sign-in), like the pages they serve.
+#: The endpoints of this module (public, as every patient page: screening/public.py).
 ENDPOINTS = frozenset({"patient.email_saved_link", "patient.email_reference"})
 
 
@@ -183,3 +183,9 @@ def csrf_failed(error: CSRFError) -> Any:
         if found is not None:
             return render_done(*found, email=address, send_problem=problem), 400
     return csrf_expired(error)
+
+
+# Every patient post whose CSRF token failed (also in the app's before_request hooks, once
+# the address matched a patient page) is answered here; the app's fallback is
+# screening.errors.handle_csrf.
+bp.register_error_handler(CSRFError, csrf_failed)

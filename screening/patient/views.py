@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from screening import clinics, i18n, mail, ratelimit, security, submissions
+from screening import clinics, errors, i18n, mail, ratelimit, security, submissions
 from screening.database import UNAVAILABLE, discard_session
 from screening.errors import render_error
 from screening.extensions import db
@@ -34,12 +34,25 @@ from screening.models import Clinic, Draft, Submission
 from screening.patient import drafts, forms, readback, results, saving, steps
 from screening.patient.steps import DOB_FIELDS, Step
 from screening.pdf import render_pdf
+from screening.public import public_blueprint
 from screening.scoring import conditions, questionnaire
-from screening.staff import csrf_failures
 
-bp = Blueprint("patient", __name__)
+#: Every page of the questionnaire is for anyone: no sign-in (screening/public.py).
+bp = public_blueprint(Blueprint("patient", __name__))
 
 SESSION_KEY = "draft"
+
+#: Rate limits on the posts (screening/ratelimit.py, which explains how the defaults were
+#: sized). Page posts and sends share one count per client address, and each has its own
+#: per form (the draft whose token is in the session); resuming with the code or a link
+#: shares one count per address.
+PAGE_POSTS = ratelimit.limit_posts(
+    address="RATELIMIT_PATIENT_ADDRESS", form="RATELIMIT_PAGE", form_session_key=SESSION_KEY
+)
+SUBMIT_POSTS = ratelimit.limit_posts(
+    address="RATELIMIT_PATIENT_ADDRESS", form="RATELIMIT_SUBMIT", form_session_key=SESSION_KEY
+)
+RESUME_POSTS = ratelimit.limit_posts(address="RATELIMIT_RESUME")
 
 
 def today() -> date:
@@ -330,6 +343,7 @@ def _check_fields(step: Step) -> None:
 
 
 @bp.route("/step/<step_id>", methods=["GET", "POST"])
+@PAGE_POSTS
 def step(step_id: str) -> Any:
     step = steps.BY_ID.get(step_id)
     if step is None:
@@ -485,6 +499,7 @@ def render_saved(draft: Draft, **extra: Any) -> str:
 
 
 @bp.route("/r/<token>", methods=["GET", "POST"])
+@RESUME_POSTS
 def resume_link(token: str) -> Any:
     """A resume link: the date of birth first, then a new token, then the saved answers.
 
@@ -556,6 +571,7 @@ def _continue(draft: Draft) -> Response:
 
 
 @bp.route("/resume", methods=["GET", "POST"])
+@RESUME_POSTS
 def resume() -> Any:
     form = forms.form_class(steps.BY_ID["about-you"])
     code_error = None
@@ -634,6 +650,7 @@ def render_review(
 
 
 @bp.post("/submit")
+@SUBMIT_POSTS
 def submit() -> Any:
     draft = current_draft()
     if draft is None:
@@ -822,15 +839,4 @@ def csrf_expired(error: CSRFError) -> Any:
         return redirect(url_for("patient.resume"), code=303)
     if request.endpoint == "patient.resume_link":
         return redirect(request.path, code=303)  # the date of birth page again
-    if request.blueprint == "staff":
-        # A staff post without a valid token may be an attack: it is audited (from people
-        # not signed in, only up to a number per address and hour).
-        too_many = csrf_failures.refused()
-        if too_many is not None:
-            return too_many
-    return render_template(
-        "errors/error.html",
-        code=400,
-        title=_("This page has expired"),
-        text=_("Go back, reload the page and try again. Answers you saved are safe."),
-    ), 400
+    return errors.expired_page()

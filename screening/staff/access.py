@@ -1,6 +1,8 @@
 """Who may do what: server-side staff sessions, named permissions, deny by default.
 
-Every endpoint needs a fully signed-in staff member unless it is on :data:`PUBLIC`.
+Every endpoint needs a fully signed-in staff member unless its blueprint declared it open
+(:mod:`screening.public`: the patient pages, the staff sign-in) or declared that it checks
+its own credentials (the record systems' API).
 Sessions live in the ``staff_session`` table; the browser's cookie holds only a random
 id. A session ends after 15 minutes without a request or 12 hours in all (configurable),
 at sign-out, and when the account is disabled, its password changed or its second
@@ -34,7 +36,7 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from screening import audit
+from screening import audit, public
 from screening.extensions import db
 from screening.models import BreakGlassGrant, Role, StaffSession, StaffUser, utcnow
 from screening.security import safe_next  # the one check of ``next``, patient pages too
@@ -63,31 +65,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 ROLES = tuple(role.value for role in Role)
 
-#: Endpoints anyone may reach. Everything else requires a full staff sign-in.
-PUBLIC = frozenset(
-    {
-        "static",
-        "patient.start",
-        "patient.step",
-        "patient.adults_only",
-        "patient.saved",
-        "patient.resume_link",
-        "patient.resume",
-        "patient.review",
-        "patient.submit",
-        "patient.done",
-        "patient.result_print",
-        "patient.result_pdf",
-        "patient.start_again",
-        "patient.language",
-        "patient.email_saved_link",
-        "patient.email_reference",
-        "staff.login",
-    }
-)
-#: Blueprints that authenticate every request with a bearer token of their own instead of a
-#: staff sign-in: the record systems' API (screening/fhir/views.py, deny by default there).
-TOKEN_BLUEPRINTS = frozenset({"fhir"})
 #: Endpoints for someone who has given a password but not yet the second factor.
 SECOND_FACTOR = frozenset({"staff.second_factor", "staff.enrol", "staff.logout"})
 
@@ -396,9 +373,9 @@ def sees_every_clinic(user: StaffUser) -> bool:
 def _gate() -> Any:
     """Deny by default: send anyone without a full staff sign-in to the sign-in page."""
     endpoint = request.endpoint
-    if endpoint is None or endpoint in PUBLIC:
+    if endpoint is None or public.is_public(current_app, endpoint):
         return None
-    if request.blueprint in TOKEN_BLUEPRINTS:
+    if public.authenticates_itself(current_app, endpoint):
         return None  # bearer tokens, checked (deny by default) by the blueprint itself
     if current_user.is_authenticated:
         return None

@@ -1,5 +1,8 @@
 """Staff posts without a valid CSRF token: recorded, without letting anyone flood the trail.
 
+:func:`csrf_failed` answers every staff post that fails the check (the staff blueprint's
+error handler, screening/staff/views.py).
+
 A staff post that fails the CSRF check may be a forged request riding someone's session,
 so it is audited (``authz.csrf_failed``), like every failed authorization. When a
 signed-in staff member's post fails, every one is audited: the row names them, and a flood
@@ -29,6 +32,7 @@ import time
 from flask import current_app, make_response, request
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from screening import audit, errors
@@ -91,3 +95,12 @@ def refused() -> Response | None:
     response = make_response(errors.render_error(429))
     response.headers["Retry-After"] = str(seconds)
     return response
+
+
+def csrf_failed(_error: CSRFError) -> Response | tuple[str, int]:
+    """The staff blueprint's answer to a post that failed the CSRF check: recorded
+    (:func:`refused`), then the usual "page expired" page, or 429 over the threshold."""
+    too_many = refused()
+    if too_many is not None:
+        return too_many
+    return errors.expired_page()

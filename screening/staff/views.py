@@ -23,12 +23,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from screening import audit, bounds, initials, integrity, presentation
+from screening import audit, bounds, i18n, initials, integrity, presentation, ratelimit
 from screening.clinics import Hours, day_start, format_time, page_zone, zone_label, zone_of
 from screening.clinics import today as clinic_today
 from screening.extensions import db
@@ -47,10 +48,12 @@ from screening.models import (
 from screening.pdf import render_pdf
 from screening.presentation import STAFF as STAFF_WORDS
 from screening.presentation import outcome_words
+from screening.public import public
 from screening.staff import (
     accounts,
     batches,
     credentials,
+    csrf_failures,
     exports,
     forms,
     queue,
@@ -78,7 +81,11 @@ from screening.staff.throttle import TOO_MANY, client_address, record_attempt, t
 from screening.summaries import STYLESHEETS as SUMMARY_STYLESHEETS
 from screening.summaries import build_summary
 
-bp = Blueprint("staff", __name__, url_prefix="/staff")
+#: The clinic's pages stay English, whatever language a patient chose in this browser.
+bp = i18n.english_only(Blueprint("staff", __name__, url_prefix="/staff"))
+# A staff post without a valid token may be an attack: it is audited (from people not
+# signed in, only up to a number per address and hour).
+bp.register_error_handler(CSRFError, csrf_failures.csrf_failed)
 # No staff view gets text PostgreSQL would refuse (a NUL): 400 first (screening/bounds.py).
 bp.before_request(bounds.refuse_nul)
 
@@ -97,6 +104,8 @@ def _as_actor(username: str, user: StaffUser | None) -> Any:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
+@ratelimit.limit_posts(address="RATELIMIT_LOGIN")  # per address (a clinic's staff share one)
 def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("staff.queue_page"))

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from screening import audit
 from screening.audit import AuditEvent
 from screening.extensions import db
-from screening.fhir import views as fhir_views
 from screening.models import Submission
+from screening.public import authenticates_itself, is_public
 from screening.staff import access, accounts
 from tests.factories import BASELINE, CONTACT, send_directly
 from tests.patient_client import Patient
@@ -53,13 +53,13 @@ def submit_for(app, clinic_name: str | None = None) -> Submission:
 def test_anonymous_requests_to_every_non_public_endpoint_go_to_sign_in(app, client):
     checked = 0
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in access.PUBLIC or rule.endpoint in fhir_views.OPEN:
+        if is_public(app, rule.endpoint):
             continue
         for method in ("GET", "POST"):
             if method not in rule.methods:
                 continue
             response = client.open(url_for_rule(rule), method=method)
-            if rule.endpoint.split(".")[0] in access.TOKEN_BLUEPRINTS:
+            if authenticates_itself(app, rule.endpoint):
                 # Bearer tokens instead of a sign-in (tests/fhir/test_api.py).
                 assert response.status_code == 401, (rule.rule, method)
                 continue
@@ -77,7 +77,7 @@ def test_each_role_gets_only_its_pages(app, clock, role):
     client.sign_in(account)
     for rule in app.url_map.iter_rules():
         if (
-            rule.endpoint in access.PUBLIC
+            is_public(app, rule.endpoint)
             or "GET" not in rule.methods
             or not rule.rule.startswith("/staff")
         ):
