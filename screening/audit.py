@@ -193,7 +193,7 @@ class Actor:
     role: str | None = None
 
 
-class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+class AuditEvent(db.Model):  # type: ignore[name-defined]
     """One row of the append-only, hash-chained audit trail."""
 
     __tablename__ = "audit_event"
@@ -222,7 +222,7 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
         return f"<AuditEvent {self.id} {self.action} {self.outcome}>"
 
 
-class AuditHead(db.Model):  # type: ignore[name-defined,misc]
+class AuditHead(db.Model):  # type: ignore[name-defined]
     """The head of the chain: one row (id 1), moved forward with every appended row.
 
     The next row follows it, so an id is never used twice even after the newest rows

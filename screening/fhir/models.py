@@ -32,7 +32,7 @@ api_token_clinic = Table(
 )
 
 
-class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+class ApiToken(db.Model):  # type: ignore[name-defined]
     """A record system's bearer token, scoped to clinics."""
 
     __tablename__ = "api_token"
@@ -69,7 +69,7 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
         return [clinic.id for clinic in self.clinics]
 
 
-class ApiReceipt(db.Model):  # type: ignore[name-defined,misc]
+class ApiReceipt(db.Model):  # type: ignore[name-defined]
     """A record system said it holds a submission (one row per token and submission).
 
     Staff see it in the submission's timeline.

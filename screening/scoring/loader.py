@@ -263,10 +263,13 @@ def _rule(
     structural = conditions.check(when)
     problems.extend(f"{name}: condition: {p}" for p in structural)
     if not structural:
+        assert isinstance(when, Mapping)  # check() found it is a table
         for leaf in conditions.leaves(when):
             problems.extend(f"{name}: condition: {p}" for p in _leaf_problems(leaf))
     if len(problems) > start:
         return None
+    # No problem: the effect is one of Effect's names and the condition a table.
+    assert isinstance(effect, str) and isinstance(when, Mapping)
     return Rule(
         id=rid,
         effect=Effect(effect),
@@ -481,4 +484,5 @@ def _placeholder(name: str, raw: Any, problems: list[str]) -> Placeholder | None
         problems.append(f"{where}: needs 'fallback' words")
     if len(problems) > start:
         return None
+    assert question is not None  # a missing question was a problem above
     return Placeholder(name, question.id, tuple(codes), raw["fallback"], effect)

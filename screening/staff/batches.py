@@ -63,7 +63,7 @@ class Busy(Exception):
     """Enough batches are being made already; try again in a minute."""
 
 
-class SummaryBatch(db.Model):  # type: ignore[name-defined,misc]
+class SummaryBatch(db.Model):  # type: ignore[name-defined]
     """A batch PDF being made in the background, then the PDF until it expires."""
 
     __tablename__ = "summary_batch"
