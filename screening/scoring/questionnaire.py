@@ -312,9 +312,11 @@ def value_problem(question: Question, value: Any, answers: Mapping[str, Any]) ->
     if kind in ("scale", "int"):
         if not isinstance(value, int) or isinstance(value, bool):
             return "type"
-        # The data file gives every scale and whole-number question its bounds.
-        assert question.min is not None and question.max is not None, question.id
-        if not question.min <= value <= question.max:
+        if (
+            question.min is None
+            or question.max is None
+            or not question.min <= value <= question.max
+        ):
             return "range"
         return None
     if kind == "text":
