@@ -13,7 +13,7 @@ CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 PYBABEL := PYTHONPATH=. .venv/bin/pybabel
 
-.PHONY: run test lint check bench help messages translations
+.PHONY: run test lint check typecheck bench help messages translations
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -78,6 +78,12 @@ lint: .venv/.synced  ## ruff
 # the code says why on its line (tests/test_dependencies.py checks). Any finding fails: no severity is ignored.
 check: .venv/.synced  ## static security check of the package (bandit)
 	$(PY) -m bandit -c pyproject.toml -r screening -q
+
+# mypy reads [tool.mypy] in pyproject.toml: the whole package, function bodies included,
+# and screening/scoring/ strict. Any error fails; the code carries no "type: ignore" without
+# an error code, and mypy reports any that is no longer needed.
+typecheck: .venv/.synced  ## static type check of the package (mypy; strict on screening/scoring/)
+	$(PY) -m mypy
 
 bench: .venv/.synced $(COMPILED)  ## benchmarks that print figures (several minutes)
 	$(PY) tests/benchmarks/bench_scoring.py

@@ -104,7 +104,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from screening import models
 from screening.config import MIN_SECRET_LENGTH, ConfigError
-from screening.extensions import db
+from screening.extensions import Model, db
 
 log = logging.getLogger(__name__)
 #: One line a day with the chain's head, for the log shipper to carry off the server.
@@ -193,7 +193,7 @@ class Actor:
     role: str | None = None
 
 
-class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+class AuditEvent(Model):
     """One row of the append-only, hash-chained audit trail."""
 
     __tablename__ = "audit_event"
@@ -222,7 +222,7 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
         return f"<AuditEvent {self.id} {self.action} {self.outcome}>"
 
 
-class AuditHead(db.Model):  # type: ignore[name-defined,misc]
+class AuditHead(Model):
     """The head of the chain: one row (id 1), moved forward with every appended row.
 
     The next row follows it, so an id is never used twice even after the newest rows
@@ -474,7 +474,10 @@ def record(
                 .order_by(AuditEvent.id.desc())
                 .limit(1)
             ).first()
-        prev_id, prev_hash, prev_at = tuple(head) if head else (0, GENESIS_HASH, None)
+        prev_id: int
+        prev_hash: str
+        prev_at: datetime | None
+        prev_id, prev_hash, prev_at = head if head else (0, GENESIS_HASH, None)
         row = AuditEvent(
             id=prev_id + 1,
             at=models.utcnow(),

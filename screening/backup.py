@@ -160,6 +160,13 @@ def _decrypt(source: str, destination: str) -> dict:
     return json.loads(head)
 
 
+def _sqlite_file(url: URL) -> str:
+    """The file of a SQLite database (an in-memory one has none to copy)."""
+    if not url.database:
+        raise BackupError("the SQLite database is in memory: there is no file to copy")
+    return url.database
+
+
 def create(path: str) -> dict:
     """Back the app's database up to ``path`` (a new file); return its header.
 
@@ -179,7 +186,7 @@ def create(path: str) -> dict:
     with _scratch(directory) as copy:
         if engine == "sqlite":
             with (
-                contextlib.closing(sqlite3.connect(url.database)) as source,
+                contextlib.closing(sqlite3.connect(_sqlite_file(url))) as source,
                 contextlib.closing(sqlite3.connect(copy)) as target,
             ):
                 source.backup(target)  # a consistent snapshot; writers go on meanwhile
@@ -213,7 +220,7 @@ def restore(path: str) -> dict:
     directory = (
         tempfile.gettempdir()
         if engine == "postgresql"
-        else os.path.dirname(os.path.abspath(url.database))
+        else os.path.dirname(os.path.abspath(_sqlite_file(url)))
     )
     with _scratch(directory) as copy:
         _decrypt(path, copy)
@@ -222,7 +229,7 @@ def restore(path: str) -> dict:
         if engine == "sqlite":
             with (
                 contextlib.closing(sqlite3.connect(copy)) as source,
-                contextlib.closing(sqlite3.connect(url.database)) as target,
+                contextlib.closing(sqlite3.connect(_sqlite_file(url))) as target,
             ):
                 source.backup(target)
         else:

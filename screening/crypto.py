@@ -244,7 +244,7 @@ class KeyStore:
         :raise KeysError: when there is none.
         """
         if self.path and (force or time.monotonic() - self._checked >= RELOAD_SECONDS):
-            self._reload()
+            self._reload(self.path)
         if self._ring is None:
             raise KeysError(
                 "No data keys: run `make run` once, or write a key file with "
@@ -252,16 +252,16 @@ class KeyStore:
             )
         return self._ring
 
-    def _reload(self) -> None:
+    def _reload(self, path: str) -> None:
         with self._lock:
             self._checked = time.monotonic()
             try:
-                mtime = os.stat(self.path).st_mtime_ns
+                mtime = os.stat(path).st_mtime_ns
             except FileNotFoundError:
                 return  # keep what we have: a missing file must not stop a running app
             if mtime == self._mtime:
                 return
-            with open(self.path) as handle:
+            with open(path) as handle:
                 ring = Keyring.from_data(handle.read())
             self._ring, self._mtime = ring, mtime
 
@@ -351,8 +351,10 @@ def open_bytes(label: str, key_id: str, sealed: bytes, ring: Keyring | None = No
 
     :raise DecryptionError: altered, moved from another column, or an unknown key.
     """
-    store = None if ring else key_store()
-    ring = ring or store.ring()
+    store = None
+    if not ring:
+        store = key_store()
+        ring = store.ring()
     if key_id not in ring.keys and store is not None:
         ring = store.ring(force=True)  # a key added since: the key file changed
     try:
@@ -442,7 +444,7 @@ class EncryptedJSON(TypeDecorator):
 class EncryptedText(TypeDecorator):
     """Text stored encrypted (``enc1:...``); ``label`` is ``table.column``."""
 
-    impl = Text
+    impl: type[String] = Text
     cache_ok = True
 
     def __init__(self, label: str) -> None:

@@ -13,6 +13,7 @@ from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
 
 from screening import database
 from screening.i18n import N_
@@ -44,13 +45,15 @@ MESSAGES = {
 SECTION_PAGES = "screening.error_pages"
 
 
-def register_section_page(app: Flask, prefix: str, render: Callable[[int, str], str]) -> None:
+def register_section_page(
+    app: Flask, prefix: str, render: Callable[[int, str], str | Response]
+) -> None:
     """Give the paths under ``prefix`` their own error page (the staff side has one, with a
     way back to the queue). ``render`` takes the code and request id and returns HTML."""
     app.extensions.setdefault(SECTION_PAGES, {})[prefix] = render
 
 
-def render_error(code: int, text: str | None = None) -> tuple[str, int]:
+def render_error(code: int, text: str | None = None) -> tuple[str | Response, int]:
     """Render the error page for ``code``: the section's own, or the patient's.
 
     :param text: replaces the usual message for that code.

@@ -24,11 +24,11 @@ import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import ColumnDefault, event, select
 from sqlalchemy.orm import Session, attributes
 
 from screening.crypto import DecryptionError, Keyring, key_store
@@ -136,7 +136,7 @@ def verify_all(batch: int = 500) -> tuple[int, list[tuple[str, str]]]:
     """Check every stored submission: (how many, [(reference, what is wrong)])."""
     from screening.extensions import db
 
-    def load(ids: list[int]) -> list[Submission]:
+    def load(ids: Sequence[int]) -> list[Submission]:
         return list(db.session.scalars(select(Submission).where(Submission.id.in_(ids))))
 
     problems: list[tuple[str, str]] = []
@@ -157,7 +157,8 @@ def verify_all(batch: int = 500) -> tuple[int, list[tuple[str, str]]]:
                     reference = db.session.scalar(
                         select(Submission.reference).where(Submission.id == row_id)
                     )
-                    problems.append((reference, UNREADABLE))
+                    # The row went (purged) since the ids were listed: its id, then.
+                    problems.append((reference or f"id {row_id}", UNREADABLE))
                     count += 1
         for row in rows:
             count += 1
@@ -186,5 +187,5 @@ def _fill_defaults(obj: Submission) -> None:
     only after the digest is made."""
     for name in FIELDS:
         default = Submission.__table__.c[name].default
-        if getattr(obj, name) is None and default is not None:
+        if getattr(obj, name) is None and isinstance(default, ColumnDefault):
             setattr(obj, name, default.arg(None) if default.is_callable else default.arg)

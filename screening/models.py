@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from screening.crypto import EncryptedJSON, EncryptedString, EncryptedText
-from screening.extensions import db
+from screening.extensions import Model, db
 
 
 def utcnow() -> datetime:
@@ -75,7 +75,7 @@ def normalise_code(raw: str) -> str:
     return "-".join("".join(chars[i : i + 3]) for i in range(0, len(chars), 3))
 
 
-class Draft(db.Model):  # type: ignore[name-defined,misc]
+class Draft(Model):
     """A questionnaire in progress, saved on the server after every step."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,7 +102,7 @@ class Draft(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class Submission(db.Model):  # type: ignore[name-defined,misc]
+class Submission(Model):
     """A finished questionnaire, as the patient confirmed it."""
 
     # The queue's orders and filters, as indexes (measured in tests/benchmarks/bench_queue.py):
@@ -187,7 +187,7 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     digest: Mapped[str | None] = mapped_column(String(64))
 
 
-class SearchToken(db.Model):  # type: ignore[name-defined,misc]
+class SearchToken(Model):
     """One keyed digest of a submission's name or phone number, for staff search.
 
     See :mod:`screening.search_index`: HMAC-SHA256 over a normalised name word, run of
@@ -207,7 +207,7 @@ class SearchToken(db.Model):  # type: ignore[name-defined,misc]
     clinic_id: Mapped[int | None] = mapped_column(Integer)
 
 
-class Clinic(db.Model):  # type: ignore[name-defined,misc]
+class Clinic(Model):
     """A clinic that receives submissions; staff see only their clinics' submissions.
 
     Its contact details and opening hours are shown to patients; the hours also set the
@@ -242,7 +242,7 @@ staff_clinic = Table(
 )
 
 
-class StaffUser(db.Model):  # type: ignore[name-defined,misc]
+class StaffUser(Model):
     """One named account per person (no shared or default accounts)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -283,7 +283,7 @@ class StaffUser(db.Model):  # type: ignore[name-defined,misc]
         return str(self.id)
 
 
-class StaffSession(db.Model):  # type: ignore[name-defined,misc]
+class StaffSession(Model):
     """A staff sign-in, held on the server: the cookie carries only a random id."""
 
     #: sha256 of the random id in the cookie.
@@ -300,7 +300,7 @@ class StaffSession(db.Model):  # type: ignore[name-defined,misc]
     user: Mapped[StaffUser] = relationship()
 
 
-class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
+class LoginAttempt(Model):
     """Sign-in attempts, counted across workers for throttling."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -338,7 +338,8 @@ STATUS_MOVES: dict[str, tuple[str, ...]] = {
     Status.NOT_PROCEEDING: (Status.CLOSED,),
     Status.CLOSED: (),
 }
-STATUS_LABELS = {
+#: Keyed by Status; a plain string (as stored, or from a form) finds the same entry.
+STATUS_LABELS: dict[str, str] = {
     Status.NEW: "New",
     Status.IN_REVIEW: "In review",
     Status.CONTACTED: "Contacted",
@@ -350,7 +351,7 @@ STATUS_LABELS = {
 DONE_STATUSES = frozenset({Status.CLOSED, Status.NOT_PROCEEDING})
 
 
-class SubmissionNote(db.Model):  # type: ignore[name-defined,misc]
+class SubmissionNote(Model):
     """A staff note on a submission; notes are only ever added, never edited."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -373,7 +374,7 @@ class Event(enum.StrEnum):
     EXPORT = "export"
 
 
-class SubmissionChange(db.Model):  # type: ignore[name-defined,misc]
+class SubmissionChange(Model):
     """A submission's timeline: status, assignment, clinic moves, prints and exports.
 
     Who did what, and when; notes live in :class:`SubmissionNote` and join this list on
@@ -393,7 +394,7 @@ class SubmissionChange(db.Model):  # type: ignore[name-defined,misc]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class BreakGlassGrant(db.Model):  # type: ignore[name-defined,misc]
+class BreakGlassGrant(Model):
     """Emergency access to every clinic's submissions: time-boxed, with a stated reason.
 
     Every audit row written while it is active carries its id, and administrators see the

@@ -18,6 +18,7 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
@@ -129,7 +130,7 @@ class SanitizeFilter(logging.Filter):
 class UTCFormatter(logging.Formatter):
     """Timestamps in UTC, ISO 8601, whatever the server's time zone."""
 
-    converter = time.gmtime
+    converter: Callable[[float | None], time.struct_time] = time.gmtime
     default_time_format = "%Y-%m-%dT%H:%M:%S"
     default_msec_format = "%s.%03dZ"
 

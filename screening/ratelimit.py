@@ -89,7 +89,7 @@ from werkzeug.wrappers import Response
 
 from screening import errors, observability
 from screening.config import DefaultConfig
-from screening.extensions import db
+from screening.extensions import Model, db
 from screening.i18n import N_
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # ------------------------------------------------------------------ storage
 
 
-class RateLimitCounter(db.Model):
+class RateLimitCounter(Model):
     """One fixed window of one limit for one address."""
 
     __tablename__ = "rate_limit_counter"
@@ -147,7 +147,8 @@ class RateLimitCounter(db.Model):
     expiry: Mapped[float] = mapped_column(Double, nullable=False, index=True)
 
 
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+#: Each dialect's own INSERT construct (both have on_conflict_do_update and excluded).
+_INSERTS: dict[str, Callable[..., Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def _engine() -> Engine:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,9 @@ from screening.crypto import (
     ENCRYPTED_TYPES,
     FORMAT,
     DecryptionError,
+    EncryptedBytes,
     EncryptedJSON,
+    EncryptedText,
     Keyring,
     KeysError,
     key_id_of,
@@ -62,8 +64,15 @@ def encrypted_columns() -> list[tuple[Table, Column]]:
     ]
 
 
+def _encrypted(column: Column) -> EncryptedJSON | EncryptedText | EncryptedBytes:
+    """The type of a column of :func:`encrypted_columns`."""
+    if not isinstance(column.type, ENCRYPTED_TYPES):
+        raise TypeError(f"{column} is not an encrypted column")
+    return column.type
+
+
 def _binary(column: Column) -> bool:
-    return isinstance(column.type.impl_instance, LargeBinary)
+    return isinstance(_encrypted(column).impl_instance, LargeBinary)
 
 
 def _stored(column: Column) -> Any:
@@ -135,7 +144,7 @@ class Progress:
     passes: int = 0
 
 
-def _batches(table: Table, column: Column, ring: Keyring, size: int) -> Iterator[list[Any]]:
+def _batches(table: Table, column: Column, ring: Keyring, size: int) -> Iterator[Sequence[Any]]:
     """Batches of (id, stored value) not yet under the current key, in id order."""
     (key,) = table.primary_key.columns
     stored = _stored(column)
@@ -177,7 +186,7 @@ def rotate(
         skipped_before = sum(progress.skipped.values())
         rewritten_before = sum(progress.rewritten.values())
         for table, column in encrypted_columns():
-            label = column.type.label
+            label = _encrypted(column).label
             (key,) = table.primary_key.columns
             for rows in _batches(table, column, ring, batch_size):
                 if between:
@@ -193,7 +202,7 @@ def rotate(
                             .values(
                                 {
                                     column.name: bindparam(
-                                        "new", new, type_=column.type.impl_instance
+                                        "new", new, type_=_encrypted(column).impl_instance
                                     )
                                 }
                             )

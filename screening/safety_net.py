@@ -90,4 +90,4 @@ class HeadersEverywhere:
 
 def init_app(app: Flask, headers: dict[str, str]) -> None:
     """Wrap ``app`` last, so this layer is outside every other (ProxyFix included)."""
-    app.wsgi_app = HeadersEverywhere(app.wsgi_app, headers)  # type: ignore[method-assign]
+    app.wsgi_app = HeadersEverywhere(app.wsgi_app, headers)

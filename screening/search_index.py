@@ -51,7 +51,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import event, insert, update
-from sqlalchemy.orm import Session, attributes
+from sqlalchemy.orm import Session, attributes, scoped_session
 
 from screening.crypto import Keyring, key_store
 from screening.models import SearchToken, Submission
@@ -144,13 +144,15 @@ def token_rows(
     ]
 
 
-def insert_rows(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+def insert_rows(session: Session | scoped_session[Any], rows: Iterable[dict[str, Any]]) -> None:
     rows = list(rows)
     if rows:
         session.execute(insert(SearchToken), rows)
 
 
-def move_clinic(session: Session, submission_id: int, clinic_id: int | None) -> None:
+def move_clinic(
+    session: Session | scoped_session[Any], submission_id: int, clinic_id: int | None
+) -> None:
     """Keep the tokens' clinic equal to the submission's after a bulk update."""
     session.execute(
         update(SearchToken)

@@ -79,7 +79,8 @@ def submit(
     :raise NotReady: when an answer is missing or invalid.
     """
     if draft.submission_id is not None:
-        return db.session.get(Submission, draft.submission_id)
+        # The key is set to NULL when that submission is deleted: it is there.
+        return db.session.get_one(Submission, draft.submission_id)
     answers = final_answers(draft, consent, today)
     personal = draft.personal
     if not (personal.get("full_name") and personal.get("phone")):

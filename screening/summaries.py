@@ -293,8 +293,7 @@ def _treatments(answers: Mapping[str, Any]) -> tuple[Treatment, ...]:
             continue
         if code == "tx_tpi":
             relief = answer_words("tpi_relief", answers.get("tpi_relief"))
-            effect = f"Relief: {relief}" if relief else NOT_ANSWERED
-            found.append(Treatment(code, label, effect))
+            found.append(Treatment(code, label, f"Relief: {relief}" if relief else NOT_ANSWERED))
             continue
         effect_id = f"{code}_effect"
         effect = (

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,35 @@ def test_the_app_starts_without_the_pdf_and_migration_libraries(tmp_path: Path) 
     assert {"alembic_version", "submission", "audit_event"} <= tables
     assert seen["pdf"] == "%PDF-"
     assert {"weasyprint", "pypdf", "alembic", "flask_migrate"} <= set(seen["in_the_end"])
+
+
+# ------------------------------------------------------------------ the type check
+
+#: What `mypy --help` says of --strict: the flags it turns on, wrapped over several lines.
+STRICT_HELP = re.compile(r"--strict\s+Strict mode; enables the following flags:(.*?)\n  --", re.S)
+
+
+def strict_flags() -> set[str]:
+    """The flags `mypy --strict` turns on, by their names in a configuration file."""
+    help_text = subprocess.run(
+        [sys.executable, "-m", "mypy", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    found = STRICT_HELP.search(help_text)
+    assert found, "mypy --help no longer lists the flags of --strict"
+    words = re.sub(r"-\s*\n\s*", "-", found.group(1))  # "--check-untyped-\n   defs"
+    return {flag.replace("-", "_") for flag in re.findall(r"--([a-z-]+[a-z])", words)}
+
+
+def test_the_scoring_package_is_type_checked_with_every_strict_flag() -> None:
+    # mypy's own `strict = true` cannot be given to one package (in an override it turns
+    # strict on for every module), so pyproject.toml lists the flags: a mypy that adds one
+    # to --strict fails this test until it is listed too.
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    scoring = [o for o in config["overrides"] if "screening.scoring.*" in o["module"]]
+    assert len(scoring) == 1, "one override for screening.scoring.*"
+    assert "screening.scoring" in scoring[0]["module"]  # the package's __init__ too
+    flags = strict_flags()
+    assert {"disallow_untyped_defs", "warn_return_any"} <= flags, flags  # the parse works
+    off = {f for f in flags if scoring[0].get(f, config.get(f)) is not True}
+    assert off == set(), f"strict flags not on for screening/scoring/: {sorted(off)}"
+    assert "strict" not in config and "strict" not in scoring[0]

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from screening.extensions import db
+from screening.extensions import Model, db
 from screening.models import Clinic, StaffUser, UTCDateTime, utcnow
 
 #: The scopes a token can hold: reading is every token's; writing marks as received.
@@ -32,7 +32,7 @@ api_token_clinic = Table(
 )
 
 
-class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+class ApiToken(Model):
     """A record system's bearer token, scoped to clinics."""
 
     __tablename__ = "api_token"
@@ -69,7 +69,7 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
         return [clinic.id for clinic in self.clinics]
 
 
-class ApiReceipt(db.Model):  # type: ignore[name-defined,misc]
+class ApiReceipt(Model):
     """A record system said it holds a submission (one row per token and submission).
 
     Staff see it in the submission's timeline.

@@ -138,7 +138,7 @@ def _spanish() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
 # ------------------------------------------------------------------ the Questionnaire
 
 
-def answer_coding(base: str, question: Question, code: str) -> dict[str, str]:
+def answer_coding(base: str, question: Question, code: str) -> dict[str, Any]:
     """One answer code of ``question`` as a Coding of our answer code system."""
     return {
         "system": url(base, "CodeSystem", ANSWERS_ID),
@@ -247,7 +247,7 @@ def fhirpath(cond: Condition) -> str:
     if coded:
         values += ".code"
     op = cond["op"]
-    value = cond.get("value")
+    value: Any = cond.get("value")  # a code, a number or a list of codes, by op
     if op in ("eq", "has"):
         return f"{values}.where($this = {_literal(value)}).exists()"
     if op == "ne":

@@ -498,12 +498,10 @@ def search() -> Response:
             "entry": entries,
         }
     )
-    _audit(
-        "api.read",
-        [item.id for item in items],
-        resource="QuestionnaireResponse",
-        **({"withheld": withheld} if withheld else {}),
-    )
+    detail: dict[str, Any] = {"resource": "QuestionnaireResponse"}
+    if withheld:
+        detail["withheld"] = withheld
+    _audit("api.read", [item.id for item in items], **detail)
     return response
 
 
@@ -541,12 +539,10 @@ def plain_feed() -> Response:
         },
         content_type=PLAIN_JSON,
     )
-    _audit(
-        "api.read",
-        [item.id for item in items],
-        resource="feed",
-        **({"withheld": withheld} if withheld else {}),
-    )
+    detail: dict[str, Any] = {"resource": "feed"}
+    if withheld:
+        detail["withheld"] = withheld
+    _audit("api.read", [item.id for item in items], **detail)
     return response
 
 

@@ -140,7 +140,9 @@ def rotate_token(draft: Draft) -> str:
 def replaced(draft: Draft, token: str | None) -> bool:
     """Whether ``token`` is ``draft``'s previous token (its holder moved it on since)."""
     previous = draft.replaced_token_hash
-    return bool(token and previous) and secrets.compare_digest(previous, token_hash(token))
+    if not (token and previous):
+        return False
+    return secrets.compare_digest(previous, token_hash(token))
 
 
 def was_replaced(token: str | None) -> bool:

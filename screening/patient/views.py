@@ -100,7 +100,7 @@ def clinic_choices() -> list[Clinic]:
     return active
 
 
-def clinic_contacts() -> list[tuple[Clinic, clinics.Contact]]:
+def clinic_contacts() -> list[tuple[Clinic, clinics.Contact | None]]:
     """Active clinics with their details in the patient's language (for the choice)."""
     return [(c, clinics.contact(c, i18n.current())) for c in clinic_choices()]
 
@@ -163,7 +163,10 @@ def has_emergency(answers: dict[str, Any]) -> bool:
 
 def _reveal(qid: str, parent: str) -> dict[str, Any]:
     """The in-page "show when" of a follow-up: the hint's words and the script's values."""
-    leaf = conditions.leaves(questionnaire.QUESTIONS[qid].shown_when)[0]
+    shown_when = questionnaire.QUESTIONS[qid].shown_when
+    if shown_when is None:
+        raise ValueError(f"{qid} is not a follow-up: it is always shown")
+    leaf = conditions.leaves(shown_when)[0]
     values = leaf["value"] if isinstance(leaf["value"], list) else [leaf["value"]]
     source = questionnaire.QUESTIONS[parent]
     labels = [source.label_for(v) for v in values]
@@ -295,7 +298,7 @@ def _render_question(item: dict[str, Any], error: str | None, regions: set[str])
     )
 
 
-def _clinics_on(step: Step, database_down: bool) -> list[tuple[Clinic, clinics.Contact]]:
+def _clinics_on(step: Step, database_down: bool) -> list[tuple[Clinic, clinics.Contact | None]]:
     """The clinic choice of the first page; none while the database cannot be read (the
     page then keeps the posted choice in a hidden field)."""
     if step.personal != DOB_FIELDS:
@@ -677,7 +680,10 @@ def submit() -> Any:
         # let the person press Send again.
         current_app.logger.exception("submit failed")
         discard_session()
-        draft = current_draft()
+        reloaded = current_draft()
+        if reloaded is None:  # the draft cannot be read again either: the error page
+            raise
+        draft = reloaded
         message = _(
             "We could not send your answers just now. They are still saved. "
             "Please wait a moment and press “Send my answers” again."
@@ -694,7 +700,8 @@ def _submitted() -> tuple[Draft, Submission] | None:
         return None
     if draft.submission_id is None:
         return None
-    return draft, db.session.get(Submission, draft.submission_id)
+    # The key is set to NULL when the submission is deleted: it is there.
+    return draft, db.session.get_one(Submission, draft.submission_id)
 
 
 @bp.get("/done")

@@ -101,7 +101,8 @@ DERIVED: dict[str, Derived] = {
 
 def peg_score(answers: Mapping[str, Any]) -> float:
     """Return the PEG score: the mean of the three items, to one decimal."""
-    return round((answers["peg_p"] + answers["peg_e"] + answers["peg_g"]) / 3, 1)
+    total: int = answers["peg_p"] + answers["peg_e"] + answers["peg_g"]
+    return round(total / 3, 1)
 
 
 def derive(answers: Mapping[str, Any]) -> dict[str, Any]:

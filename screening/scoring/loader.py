@@ -227,7 +227,7 @@ def _rule(
     if rid in earlier:
         problems.append(f"{name}: duplicate rule id")
     problems.extend(f"{name}: unknown key '{k}'" for k in sorted(set(raw) - _RULE_KEYS))
-    effect = raw.get("effect")
+    effect: Any = raw.get("effect")  # the data file's, checked here
     if effect not in Effect.__members__:
         problems.append(f"{name}: unknown effect {effect!r}")
     points = raw.get("points", 0)
@@ -259,7 +259,7 @@ def _rule(
             problems.append(f"{name}: unknown question to bring {qid!r}")
         elif catalogue[qid].always:
             problems.append(f"{name}: question to bring {qid} is already asked always")
-    when = raw.get("when")
+    when: Any = raw.get("when")  # the data file's: check() says what is wrong with it
     structural = conditions.check(when)
     problems.extend(f"{name}: condition: {p}" for p in structural)
     if not structural:
@@ -479,6 +479,6 @@ def _placeholder(name: str, raw: Any, problems: list[str]) -> Placeholder | None
                 problems.append(f"{where}: {code!r} has no effect answer {effect!r}")
     if not _text(raw, "fallback"):
         problems.append(f"{where}: needs 'fallback' words")
-    if len(problems) > start:
+    if len(problems) > start or question is None:  # no question is a problem above
         return None
     return Placeholder(name, question.id, tuple(codes), raw["fallback"], effect)

@@ -133,7 +133,9 @@ class StaffWords:
         )
 
 
-def _options(raw: dict[str, Any], data: dict[str, Any], regions: dict[str, Region]):
+def _options(
+    raw: dict[str, Any], data: dict[str, Any], regions: dict[str, Region]
+) -> tuple[Option, ...]:
     if raw["type"] in ("yes_no", "ynu"):
         return tuple(Option(c, label) for c, label in data["answer_sets"][raw["type"]])
     if raw.get("options_from") == "regions":
@@ -141,7 +143,9 @@ def _options(raw: dict[str, Any], data: dict[str, Any], regions: dict[str, Regio
     return tuple(Option(c, label) for c, label in raw.get("options", ()))
 
 
-def _make(raw: dict[str, Any], options: tuple[Option, ...], **overrides: Any) -> Question:
+def _make(
+    raw: dict[str, Any], options: tuple[Option, ...], problems: list[str], **overrides: Any
+) -> Question:
     values = {
         "id": raw["id"],
         "section": raw["section"],
@@ -166,6 +170,9 @@ def _make(raw: dict[str, Any], options: tuple[Option, ...], **overrides: Any) ->
     }
     values.update(overrides)
     values["codes"] = frozenset(o.code for o in values["options"])
+    # Checked here, while the value is still the data file's: a Question's alert is a bool.
+    if not isinstance(values["alert"], bool):
+        problems.append(f"{values['id']}: alert must be true or false")
     return Question(**values)
 
 
@@ -196,8 +203,6 @@ def _check_staff(questions: dict[str, Question], staff: StaffWords, problems: li
             problems.append(f"{qid}: no staff_label")
         if question.staff_group not in staff.groups:
             problems.append(f"{qid}: staff_group {question.staff_group!r} is not a [staff] group")
-        if not isinstance(question.alert, bool):
-            problems.append(f"{qid}: alert must be true or false")
         if question.alert_codes and (not question.alert or question.alert_codes - question.codes):
             problems.append(f"{qid}: alert_codes need alert = true and this question's codes")
     every_code = {code for question in questions.values() for code in question.codes}
@@ -221,6 +226,7 @@ def load(
         for r in data["region"]
     }
     questions: dict[str, Question] = {}
+    problems: list[str] = []
     for raw in data["question"]:
         options = _options(raw, data, regions)
         if "for_each" in raw:
@@ -232,6 +238,7 @@ def load(
                 questions[qid] = _make(
                     raw,
                     options,
+                    problems,
                     id=qid,
                     text=raw["text"].format(treatment=option.label),
                     staff_label=raw.get("staff_label", "").format(treatment=option.label),
@@ -240,8 +247,7 @@ def load(
                     text_template=raw["text"],
                 )
         else:
-            questions[raw["id"]] = _make(raw, options)
-    problems: list[str] = []
+            questions[raw["id"]] = _make(raw, options, problems)
     staff = _staff_words(data, problems)
     _check_staff(questions, staff, problems)
     if problems:
@@ -306,7 +312,11 @@ def value_problem(question: Question, value: Any, answers: Mapping[str, Any]) ->
     if kind in ("scale", "int"):
         if not isinstance(value, int) or isinstance(value, bool):
             return "type"
-        if not question.min <= value <= question.max:  # type: ignore[operator]
+        if (
+            question.min is None
+            or question.max is None
+            or not question.min <= value <= question.max
+        ):
             return "range"
         return None
     if kind == "text":
@@ -353,8 +363,12 @@ def validate(answers: Mapping[str, Any]) -> tuple[list[str], list[str]]:
         elif value is not None and value_problem(question, value, answers):
             invalid.append(qid)
     age = answers.get("age")
-    is_int = isinstance(age, int) and not isinstance(age, bool)
-    if "age" not in invalid and is_int and age < MIN_AGE:
+    if (
+        "age" not in invalid
+        and isinstance(age, int)
+        and not isinstance(age, bool)
+        and age < MIN_AGE
+    ):
         invalid.insert(0, "age")
     invalid.extend(sorted(k for k in answers if k not in QUESTIONS))
     return missing, invalid

@@ -50,7 +50,7 @@ def _undecryptable(error: DecryptionError):
         audit.record("submission.tamper", outcome="error", detail={"kind": "unreadable"})
     from screening.staff.views import bp
 
-    if request.path.startswith(bp.url_prefix + "/"):
+    if request.path.startswith(f"{bp.url_prefix}/"):
         page = render_template(
             "staff/error.html",
             code=500,

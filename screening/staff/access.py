@@ -258,7 +258,7 @@ def current_staff_session() -> StaffSession | None:
         .where(StaffSession.id == _hash(token))
     ).first()
     staff_session = found[0] if found else None
-    if staff_session is None or not staff_session.user.active:
+    if found is None or staff_session is None or not staff_session.user.active:
         session.pop(SESSION_KEY, None)
         return None
     g.staff_grant = (found[1], found[2]) if found[1] is not None else None

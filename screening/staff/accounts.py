@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
@@ -108,14 +109,14 @@ def update_clinic(clinic: Clinic, **changes: str | None) -> dict[str, tuple]:
             raise AccountError(field, "This cannot be changed here.")
     opens = wanted.get("opens_at", clinic.opens_at)
     closes = wanted.get("closes_at", clinic.closes_at)
-    if opens and closes and closes <= opens:
+    if isinstance(opens, str) and isinstance(closes, str) and opens and closes <= opens:
         raise AccountError("closes_at", "The closing time must be after the opening time.")
     changed = {}
-    for field, value in wanted.items():
+    for field, new in wanted.items():
         old = getattr(clinic, field)
-        if old != value:
-            changed[field] = (old, value)
-            setattr(clinic, field, value)
+        if old != new:
+            changed[field] = (old, new)
+            setattr(clinic, field, new)
     return changed
 
 
@@ -135,7 +136,7 @@ def clinic_by_name(name: str) -> Clinic | None:
 
 
 def create_user(
-    username: str, role: str, password: str, *, full_name: str = "", clinic_ids: list[int] = ()
+    username: str, role: str, password: str, *, full_name: str = "", clinic_ids: Sequence[int] = ()
 ) -> StaffUser:
     """Create a named staff account.
 

@@ -36,14 +36,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, render_template
-from sqlalchemy import ForeignKey, Integer, String, delete, func, select, update
+from sqlalchemy import CursorResult, ForeignKey, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import JSON
 
 from screening import integrity
 from screening.clinics import zone_of
 from screening.crypto import EncryptedBytes
-from screening.extensions import db
+from screening.extensions import Model, db
 from screening.models import StaffUser, Submission, UTCDateTime, utcnow
 from screening.pdf import render_pdfs_as_one
 from screening.summaries import STYLESHEETS, ClinicianSummary, build_summary
@@ -63,7 +63,7 @@ class Busy(Exception):
     """Enough batches are being made already; try again in a minute."""
 
 
-class SummaryBatch(db.Model):  # type: ignore[name-defined,misc]
+class SummaryBatch(Model):
     """A batch PDF being made in the background, then the PDF until it expires."""
 
     __tablename__ = "summary_batch"
@@ -141,6 +141,8 @@ def purge_expired(now: datetime | None = None) -> int:
     result = db.session.execute(
         delete(SummaryBatch).where(SummaryBatch.expires_at < (now or utcnow()))
     )
+    if not isinstance(result, CursorResult):  # a DELETE's always is: it has the count
+        return 0
     return result.rowcount or 0
 
 

@@ -227,7 +227,7 @@ def _search(query: Select, term: str, page: int, clinic_ids: list[int] | None) -
     arms = [arm.limit(SEARCH_CAP + 1).subquery() for arm in search_arms(query, term, clinic_ids)]
     if not arms:
         return Page([], 0)
-    found = db.session.execute(union(*(select(*arm.c) for arm in arms))).all()
+    found = list(db.session.execute(union(*(select(*arm.c) for arm in arms))).all())
     if len(found) > SEARCH_CAP:
         return Page([], SEARCH_CAP + 1, too_many=True)
     found.sort(key=lambda row: (row.urgency, row.submitted_at, row.id))

@@ -141,14 +141,13 @@ def login() -> Any:
             )
             if ask_code:
                 # Password and code together, one answer for any mistake.
-                step = None
-                if right and live.totp_secret:
+                if right and live is not None and live.totp_secret:
                     step = credentials.accept_code(live.totp_secret, code, live.totp_last_step)
-                if step is not None:
-                    g.staff_session = start_session(live, "password")
-                    return _finish_sign_in(live, step)
+                    if step is not None:
+                        g.staff_session = start_session(live, "password")
+                        return _finish_sign_in(live, step)
                 error = WRONG_WITH_CODE
-            elif right:
+            elif right and live is not None:  # a right password is a live account's
                 start_session(live, "password")
                 return redirect(
                     url_for("staff.second_factor" if live.totp_secret else "staff.enrol")
@@ -170,6 +169,8 @@ def _finish_sign_in(user: StaffUser, step: int) -> Response:
     user.totp_last_step = step
     db.session.commit()
     staff_session = current_staff_session()
+    if staff_session is None:  # signing in started it: gone only if it ended meanwhile
+        abort(401)
     promote_session(staff_session)
     record_attempt(user.username, True)
     audit.record("auth.login", actor=user)
@@ -811,8 +812,11 @@ def export() -> Any:
     if not form.validate_on_submit():
         status = 400 if form.errors else 200
         return render_template("staff/export.html", form=form, zone_name=zone_label(zone)), status
-    start = day_start(form.start.data, zone)
-    end = day_start(form.end.data + timedelta(days=1), zone)
+    first_day, last_day = form.start.data, form.end.data
+    if first_day is None or last_day is None:  # the form validated: both are days
+        abort(400)
+    start = day_start(first_day, zone)
+    end = day_start(last_day + timedelta(days=1), zone)
     rows = db.session.scalars(
         queue.visible(current_user, sees_every_clinic(current_user))
         .where(Submission.submitted_at >= start, Submission.submitted_at < end)
@@ -822,7 +826,7 @@ def export() -> Any:
     body = exports.to_csv(rows, zone, words=form.values.data != "codes", warnings=warnings)
     workflow.record_output([row.id for row in rows], Event.EXPORT, current_user)
     audit.record("submission.export", detail={"ids": [row.id for row in rows]})
-    name = f"submissions-{form.start.data.isoformat()}-to-{form.end.data.isoformat()}.csv"
+    name = f"submissions-{first_day.isoformat()}-to-{last_day.isoformat()}.csv"
     return Response(
         body.encode("utf-8"),
         content_type="text/csv; charset=utf-8",
@@ -1049,8 +1053,11 @@ def audit_activity() -> Any:
     grants: list[BreakGlassGrant] = []
     if searched:
         zone = _staff_zone()
-        start = day_start(form.start.data, zone)
-        end = day_start(form.end.data + timedelta(days=1), zone)
+        first, last = form.start.data, form.end.data
+        if first is None or last is None:  # the form validated: both are days
+            abort(400)
+        start = day_start(first, zone)
+        end = day_start(last + timedelta(days=1), zone)
         grants = emergency_grants(start, end)
         if form.user.data:
             events = audit.for_actor(form.user.data, start, end)

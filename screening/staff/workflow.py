@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from screening import audit, search_index
@@ -50,7 +50,8 @@ def _bump(submission: Submission, expected_version: int, **values: object) -> No
         .where(Submission.id == submission.id, Submission.version == expected_version)
         .values(version=expected_version + 1, **values)
     )
-    if result.rowcount != 1:
+    # An UPDATE's result is a CursorResult, with the count of rows it changed.
+    if not isinstance(result, CursorResult) or result.rowcount != 1:
         db.session.rollback()
         raise Conflict
 
@@ -207,21 +208,26 @@ class Line:
     body: str = ""
 
 
+def _status_words(status: str | None) -> str | None:
+    return STATUS_LABELS.get(status, status) if status else status
+
+
 def _words(change: SubmissionChange) -> str:
     old, new = change.old, change.new
     if change.field == Event.STATUS:
-        return f"Status changed from {STATUS_LABELS.get(old, old)} to {STATUS_LABELS.get(new, new)}"
+        return f"Status changed from {_status_words(old)} to {_status_words(new)}"
     if change.field == Event.ASSIGNED:
         if new is None:
             return f"Unassigned (was {old})" if old else "Unassigned"
         return f"Assigned to {new}" + (f" (was {old})" if old else "")
     if change.field == Event.CLINIC:
         return f"Moved to {new} from {old or 'no clinic'}"
-    return {
+    words: dict[str, str] = {
         Event.PRINT: "Opened the print view",
         Event.PDF: "Downloaded the summary PDF",
         Event.EXPORT: "Exported in a CSV file",
-    }.get(change.field, change.field)
+    }
+    return words.get(change.field, change.field)
 
 
 def timeline(submission: Submission) -> list[Line]:

@@ -1,7 +1,7 @@
 """Page objects for the staff journey: sign in with the second factor, the queue, a submission.
 
-Like the patient's page objects (:mod:`tests.browser.pages`), each staff page runs the
-journey's :class:`~tests.browser.pages.Checks` (axe-core, WCAG 2.0/2.1/2.2 A and AA) when it
+Like the patient's page objects (:mod:`tests.browser.patient_pages`), each staff page runs the
+journey's :class:`~tests.browser.checks.Checks` (axe-core, WCAG 2.0/2.1/2.2 A and AA) when it
 is created, so a scenario cannot reach a staff page without checking it.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from tests.browser.pages import Checks, visible_text
+from tests.browser.checks import Checks, visible_text
 
 
 class StaffJourney:

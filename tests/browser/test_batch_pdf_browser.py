@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.drivers import LiveServer
 from tests.browser.staff_pages import StaffJourney, StaffPage
 from tests.staff.helpers import make_staff
 from tests.staff.test_batch_pdf import CLINIC, add_submissions

@@ -1,7 +1,7 @@
 """The patient's journey in a real browser (Debian's Chromium through Playwright).
 
 Every page any scenario reaches is scanned with axe-core for the WCAG 2.0, 2.1 and 2.2 A and
-AA rules and must have 0 violations (see ``pages.Checks``; there are no exclusions). Every
+AA rules and must have 0 violations (see ``checks.Checks``; there are no exclusions). Every
 request any scenario makes is recorded and must go to the app's own origin.
 """
 
@@ -13,21 +13,17 @@ import pytest
 
 from screening.patient.readback import plain_answer
 from screening.scoring import questionnaire
-from tests.browser.pages import (
-    DISCUSS_HEADLINE,
-    LAYOUT_JS,
-    Checks,
+from tests.browser.axe import axe_violations, axe_violations_live
+from tests.browser.checks import LAYOUT_JS, PAGE_BUDGET, Checks, PageWeights
+from tests.browser.drivers import DESKTOP, MOBILE, PHONE_320, ZOOM_200
+from tests.browser.input_devices import Keyboard, Mouse
+from tests.browser.patient_pages import (
     Journey,
-    Keyboard,
-    Mouse,
-    PageWeights,
     ResultPage,
     ResumeLinkPage,
     ReviewPage,
     SavedPage,
     StepPage,
-    axe_violations,
-    axe_violations_live,
     complete_with,
     date_of_birth,
 )
@@ -38,7 +34,9 @@ pytestmark = pytest.mark.browser
 
 #: Vignette V01 of the clinical spec (section 4) is the baseline answer set B unchanged.
 V01 = BASELINE
-PAGE_BUDGET = 50_000  # bytes, uncompressed, per page's first load
+DISCUSS_HEADLINE = (
+    "Your answers fit the kind of muscle pain that trigger point shots are sometimes used for."
+)
 
 
 def journey(page, live_server, **kwargs) -> Journey:
@@ -119,16 +117,6 @@ def test_without_javascript_reaches_the_discuss_result(open_context, live_server
 # ------------------------------------------------------------------ small screens
 
 
-#: A small phone, 320 CSS px wide (the WCAG 1.4.10 reflow width).
-PHONE_320 = {"width": 320, "height": 640}
-#: 200 % zoom of a 1280 x 900 desktop window. Browser zoom halves the CSS viewport
-#: (1280 / 2 = 640 CSS px wide, 900 / 2 = 450 high) and draws each CSS px with 2 device
-#: pixels. So a 640 x 450 viewport at device_scale_factor 2 lays the page out exactly as
-#: zoom does: same media queries, same line breaks, same scroll width. (CSS `zoom` would
-#: need an inline style, which the app's Content-Security-Policy rightly refuses.)
-ZOOM_200 = {"width": 640, "height": 450}
-
-
 def test_small_screen_and_zoom_nothing_cut_off_or_overlapping(
     open_context, live_server, requests_log
 ):
@@ -176,7 +164,7 @@ def test_emergency_answer_shows_the_urgent_card_at_once_with_javascript(
     assert focused(page)["id"] == "urgent"
     assert len(requests_log.seen) == sent
     trip.checks(page, "warning-signs-urgent")
-    # axe injected into the live page agrees with the scan of its copy (pages.Scanner).
+    # axe injected into the live page agrees with the scan of its copy (axe.Scanner).
     assert axe_violations_live(page) == []
     # Changing the answer back hides it again.
     signs.choose("rf_chest", "no")
@@ -336,9 +324,6 @@ def test_errors_focus_the_summary_and_its_links_reach_the_fields(page, live_serv
 
 
 # ------------------------------------------------------------------ screenshots and weight
-
-DESKTOP = {"width": 1280, "height": 900}
-MOBILE = {"width": 390, "height": 844}
 
 
 def test_every_patient_page_screenshots_and_page_weight(

@@ -13,17 +13,10 @@ from sqlalchemy import select
 
 from screening.extensions import db
 from screening.models import Clinic
-from tests.browser.pages import (
-    Checks,
-    Journey,
-    Mouse,
-    ResultPage,
-    ReviewPage,
-    StepPage,
-    complete_with,
-    visible_text,
-)
-from tests.browser.test_patient_journey import PHONE_320
+from tests.browser.checks import Checks, visible_text
+from tests.browser.drivers import PHONE_320
+from tests.browser.input_devices import Mouse
+from tests.browser.patient_pages import Journey, ResultPage, ReviewPage, StepPage, complete_with
 from tests.catalogue import translations
 from tests.factories import BASELINE, CONTACT, answers
 from tests.patient_client import clinic_today

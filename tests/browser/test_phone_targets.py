@@ -15,16 +15,12 @@ import re
 import pytest
 
 from screening.scoring import questionnaire
-from tests.browser.pages import (
-    Checks,
-    Journey,
-    Mouse,
-    StepPage,
-    axe_violations,
-    complete_with,
-    visible_text,
-)
-from tests.browser.test_patient_journey import PHONE_320, V01
+from tests.browser.axe import axe_violations
+from tests.browser.checks import Checks, visible_text
+from tests.browser.drivers import PHONE_320
+from tests.browser.input_devices import Mouse
+from tests.browser.patient_pages import Journey, StepPage, complete_with
+from tests.browser.test_patient_journey import V01
 from tests.factories import CONTACT
 from tests.patient_client import clinic_today
 

@@ -2,54 +2,32 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
-from werkzeug.serving import make_server
 
-from tests.browser.conftest import LiveServer, QuietHandler
-from tests.browser.pages import LAYOUT_JS, Checks, Journey, axe_violations, complete_with
+from tests.browser.axe import axe_violations
+from tests.browser.checks import LAYOUT_JS, Checks
+from tests.browser.drivers import PHONE_320, LiveServer, serve
+from tests.browser.patient_pages import Journey, complete_with
 from tests.factories import BASELINE, CONTACT
-from tests.patient.test_send_link import PATIENCE, SENDER, Inbox, body, free_port
+from tests.patient.test_send_link import Inbox, body, mail_settings, smtp_inbox
 from tests.patient_client import clinic_today
 
 pytestmark = pytest.mark.browser
 
-PHONE_320 = {"width": 320, "height": 640}
-
 
 @pytest.fixture()
 def inbox() -> Iterator[Inbox]:
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=PATIENCE)
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+    with smtp_inbox() as handler:
+        yield handler
 
 
 @pytest.fixture()
 def live_server(make_app, inbox) -> Iterator[LiveServer]:
     """The conftest's live server, with email going to the test SMTP server."""
-    app = make_app(
-        SERVER_NAME=None,
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=inbox.port,
-        MAIL_USE_TLS=False,
-        MAIL_DEFAULT_SENDER=SENDER,
-        MAIL_TIMEOUT=PATIENCE,
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
-    finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
+    with serve(make_app(SERVER_NAME=None, **mail_settings(inbox))) as server:
+        yield server
 
 
 def checked(page, name: str) -> None:

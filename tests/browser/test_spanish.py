@@ -9,20 +9,11 @@ from __future__ import annotations
 import pytest
 
 from screening.scoring import headline
-from tests.browser.pages import (
-    LAYOUT_JS,
-    Checks,
-    Journey,
-    Keyboard,
-    Mouse,
-    PageWeights,
-    ResultPage,
-    StepPage,
-    axe_violations,
-    complete_with,
-    visible_text,
-)
-from tests.browser.test_patient_journey import PAGE_BUDGET, PHONE_320, ZOOM_200
+from tests.browser.axe import axe_violations
+from tests.browser.checks import LAYOUT_JS, PAGE_BUDGET, Checks, PageWeights, visible_text
+from tests.browser.drivers import PHONE_320, ZOOM_200
+from tests.browser.input_devices import Keyboard, Mouse
+from tests.browser.patient_pages import Journey, ResultPage, StepPage, complete_with
 from tests.catalogue import translations
 from tests.factories import BASELINE, CONTACT
 from tests.patient_client import clinic_today

@@ -6,7 +6,7 @@ print view and downloads the PDF.
 
 Every staff page visited (sign-in, code, queue, search results, submission, print view) is
 scanned with axe-core for the WCAG 2.0, 2.1 and 2.2 A and AA rules, as the patient pages are
-(``pages.Checks``), and must have 0 violations; there are no exclusions. Every request of
+(``checks.Checks``), and must have 0 violations; there are no exclusions. Every request of
 both browsers is recorded and must go to the app's own origin.
 """
 
@@ -21,7 +21,9 @@ from sqlalchemy import update
 from screening.extensions import db
 from screening.models import Submission
 from screening.staff import accounts
-from tests.browser.pages import Checks, Journey, axe_violations_live, complete_with
+from tests.browser.axe import axe_violations_live
+from tests.browser.checks import Checks
+from tests.browser.patient_pages import Journey, complete_with
 from tests.browser.staff_pages import (
     COUNT_PRINTS,
     ClinicEditPage,
@@ -120,7 +122,7 @@ def test_staff_sign_in_find_open_print_and_download(
     assert printed.name_shown() == CONTACT["full_name"]
     printed.press_print()
     assert printed.prints() == 2
-    # axe injected into the live print view agrees with the scan of its copy (pages.Scanner):
+    # axe injected into the live print view agrees with the scan of its copy (axe.Scanner):
     # the copy really had the print stylesheet.
     assert axe_violations_live(printed.page) == []
 

@@ -14,7 +14,7 @@ from screening.bounds import DAY_MESSAGE
 from screening.extensions import db
 from screening.models import StaffUser
 from screening.staff.access import grant_emergency_access
-from tests.browser.pages import visible_text
+from tests.browser.checks import visible_text
 from tests.browser.staff_pages import QueuePage, StaffJourney, StaffPage
 from tests.staff.helpers import make_staff
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.pages import Checks, Journey, complete_with
+from tests.browser.checks import Checks
+from tests.browser.patient_pages import Journey, complete_with
 from tests.browser.staff_pages import LoginPage, StaffJourney
 from tests.free_text import every_text
 from tests.patient_client import clinic_today

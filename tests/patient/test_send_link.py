@@ -12,6 +12,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from email import policy
 
@@ -77,14 +79,36 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture()
-def inbox():
+@contextmanager
+def smtp_inbox() -> Iterator[Inbox]:
+    """A real SMTP server on 127.0.0.1, on a free port, until the block ends."""
     handler = Inbox()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=PATIENCE)
     controller.start()
     handler.port = controller.port
-    yield handler
-    controller.stop()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def mail_settings(inbox: Inbox) -> dict:
+    """The app's settings to send through ``inbox`` (plain SMTP, no STARTTLS)."""
+    return {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": inbox.port,
+        "MAIL_USE_TLS": False,
+        "MAIL_DEFAULT_SENDER": SENDER,
+        # A bound for a failure, never waited for when the server answers: a busy
+        # machine must not make a working server look broken.
+        "MAIL_TIMEOUT": PATIENCE,
+    }
+
+
+@pytest.fixture()
+def inbox():
+    with smtp_inbox() as handler:
+        yield handler
 
 
 @pytest.fixture()
@@ -92,17 +116,7 @@ def mail_app(make_app, inbox):
     """An app that sends through the test server (plain SMTP, no STARTTLS)."""
 
     def make(**overrides):
-        config = {
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": inbox.port,
-            "MAIL_USE_TLS": False,
-            "MAIL_DEFAULT_SENDER": SENDER,
-            # A bound for a failure, never waited for when the server answers: a busy
-            # machine must not make a working server look broken.
-            "MAIL_TIMEOUT": PATIENCE,
-            **overrides,
-        }
-        return make_app(**config)
+        return make_app(**{**mail_settings(inbox), **overrides})
 
     return make
 
