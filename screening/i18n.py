@@ -199,7 +199,7 @@ def extract_toml(fileobj, keywords, comment_tags, options):  # noqa: ARG001 (Bab
 
 
 @functools.cache
-def _wtforms_messages(language: str) -> support.Translations:
+def _wtforms_messages(language: str) -> support.NullTranslations:
     return support.Translations.load(messages_path(), [language], domain="wtforms")
 
 

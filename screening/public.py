@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask
+from flask.sansio.blueprints import Blueprint as SansioBlueprint
 
 F = TypeVar("F", bound=Callable[..., Any])
 B = TypeVar("B", bound=Blueprint)
@@ -54,7 +55,7 @@ def own_authentication(bp: B) -> B:
     return bp
 
 
-def _blueprint_of(app: Flask, endpoint: str) -> Blueprint | None:
+def _blueprint_of(app: Flask, endpoint: str) -> SansioBlueprint | None:
     name = endpoint.rpartition(".")[0]
     return app.blueprints.get(name) if name else None
 
