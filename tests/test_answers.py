@@ -187,6 +187,42 @@ def test_the_weights_file_loads() -> None:
         pytest.param(
             "\n[effects]\n", "\n[effect]\n", "unknown section [effect]", id="unknown-section"
         ),
+        pytest.param(
+            "goals = 0.5",
+            "goals = 0.5\n[choice.goals]\nyes = 1",
+            "[choice.goals] goals is a text question, not",
+            id="weights-for-a-text-question",
+        ),
+        pytest.param(
+            "fainted_needle = { yes = 9,",
+            "fainted_needle = { yes = -9,",
+            "[choice.fainted_needle] weights must be numbers of 0 or more",
+            id="negative-weight",
+        ),
+        pytest.param(
+            "[multi.quality]\n",
+            "[multi.quality]\nnone = 0.1\n",
+            "[multi.quality] quality has no 'none' option",
+            id="none-without-a-none-option",
+        ),
+        pytest.param(
+            "age = { low = 18, mode = 47, high = 95 }",
+            "age = { low = 16, mode = 47, high = 95 }",
+            "[people] age needs 18 <= low <= mode <= high",
+            id="age-under-18",
+        ),
+        pytest.param(
+            "counts = [30, 34, 19, 8, 4, 2, 1.5, 1.5]",
+            'counts = ["one", 34]',
+            "[regions] counts must be a list of weights for 1, 2, 3, ... places",
+            id="region-counts-not-numbers",
+        ),
+        pytest.param(
+            'lower_leg_foot = ["thigh"]',
+            "",
+            "[regions] primary and neighbours must list the same places",
+            id="place-without-neighbours",
+        ),
     ],
 )
 def test_a_broken_weights_file_is_refused_with_where(

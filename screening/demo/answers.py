@@ -13,7 +13,7 @@ code of the question, every number in its range) and how often a clinic sees eac
 - :class:`Realistic` draws by those weights from a :class:`random.Random`: the demo data
   (``flask demo seed``) and the benchmarks. :func:`generate_answers` is the short way.
 - :class:`WholeSpace` lets every value of the domain come up, the rare ones often enough
-  to be tested (at least one draw in eight), and makes each choice from one integer,
+  to be tested (one time in eight at least), and makes each choice from one integer,
   ``index(n)`` in ``0 .. n-1``, where 0 is always the most typical answer. The property
   tests pass hypothesis's integers as ``index``: hypothesis then drives the same choices
   the demo makes, and shrinks a failing set choice by choice towards a typical patient
@@ -120,9 +120,11 @@ class WholeSpace:
     ``index(n)`` returns an integer from 0 to n - 1; 0 is always the typical choice (the
     likelier outcome of a chance, the most common code, the lowest number, one option,
     the shortest text), so a source that shrinks towards 0 shrinks towards a typical
-    patient. A rare outcome comes up at least one time in eight (with an even ``index``),
-    so warning signs and contraindications are tested without making every set an
-    emergency. ``WholeSpace(random.Random(seed).randrange)`` gives a seeded sample.
+    patient. With an even ``index``, an unusual answer comes up as often as the typical
+    one, except where a clinic sees it less than one time in ten (:data:`RARE`: a warning
+    sign, a bleeding disorder): then one time in eight, so the eleven warning signs do not
+    make nearly every set an emergency. ``WholeSpace(random.Random(seed).randrange)``
+    gives a seeded sample.
     """
 
     #: An answer a clinic sees less often than this comes up one time in eight; the
@@ -260,6 +262,11 @@ def _check(data: dict[str, Any]) -> list[str]:
         elif not any(table.values()):
             say(where, "at least one weight must be above 0")
 
+    def counts_of(where: str, counts: Any, things: str) -> None:
+        numbers = isinstance(counts, list) and all(isinstance(c, int | float) for c in counts)
+        if not numbers or not counts or min(counts) < 0 or not any(counts):
+            say(where, f"counts must be a list of weights for 1, 2, 3, ... {things}")
+
     def question(where: str, qid: str, types: tuple[str, ...]) -> bool:
         if qid not in Q:
             say(where, f"unknown question id {qid!r}")
@@ -315,9 +322,7 @@ def _check(data: dict[str, Any]) -> list[str]:
         codes = Q[qid].codes - {Q[qid].exclusive}
         for key in sorted(set(entry) - {"counts", "none", "weights", "not_myofascial"}):
             say(where, f"unknown key {key!r}")
-        counts = entry.get("counts")
-        if not isinstance(counts, list) or not counts or any(c < 0 for c in counts):
-            say(where, "counts must be a list of weights for 1, 2, 3, ... options")
+        counts_of(where, entry.get("counts"), "options")
         if "none" in entry:
             if Q[qid].exclusive is None:
                 say(where, f"{qid} has no 'none' option")
@@ -333,6 +338,13 @@ def _check(data: dict[str, Any]) -> list[str]:
                     say("phrases", f"{qid}: {phrase!r} is empty or longer than {limit}")
     regions = data["regions"]
     chances("regions", {k: regions.get(k) for k in ("mirror", "unrelated", "primary_is_first")})
+    counts_of("regions", regions.get("counts"), "places")
+    spread = regions.get("widespread", {})
+    if not 1 <= spread.get("low", 0) <= spread.get("high", 0) <= len(questionnaire.REGIONS):
+        say("regions", f"widespread needs 1 <= low <= high <= {len(questionnaire.REGIONS)}")
+    known = {"counts", "widespread", "mirror", "unrelated", "primary_is_first"}
+    for key in sorted(set(regions) - known - {"primary", "neighbours"}):
+        say("regions", f"unknown key {key!r}")
     bases = {code.removesuffix("_l").removesuffix("_r") for code in questionnaire.REGIONS}
     primary, neighbours = regions.get("primary", {}), regions.get("neighbours", {})
     for where, names in (
