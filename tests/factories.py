@@ -5,61 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from screening.scoring import questionnaire
-
-#: Baseline answer set B of spec section 4, in the scorer's format.
-BASELINE: dict[str, Any] = {
-    "age": 45,
-    "preg": "no",
-    "breastfeed": "no",
-    "dur": "m3_12",
-    "onset": "gradual",
-    "trend": "same",
-    "peg_p": 6,
-    "peg_e": 5,
-    "peg_g": 6,
-    "regions": ["lower_back_l", "buttock_hip_l"],
-    "primary_region": "lower_back_l",
-    "tp_knot": "yes",
-    "tp_spot": "yes",
-    "tp_referred": "yes",
-    "tp_familiar": "yes",
-    "tp_twitch": "not_sure",
-    "rom_limited": "yes",
-    "quality": ["deep_ache", "tight_stiff"],
-    "radiating_limb": "no",
-    "joint_swelling": "no",
-    "night_pain": "no",
-    "triggers": ["trig_posture", "trig_stress"],
-    "tx": ["tx_pt", "tx_otc"],
-    "pt_weeks": "ge_6w",
-    "tx_pt_effect": "helped_little",
-    "tx_otc_effect": "helped_little",
-    "steroid_inj_3m": "no",
-    "bt": ["bt_none"],
-    "nsaid_regular": "no",
-    "supplements": "no",
-    "oral_steroid_3m": "no",
-    "immuno_meds": "no",
-    "diabetes": "no",
-    "allergy": ["alg_none"],
-    "bleed_dx": "no",
-    "bruise_easy": "no",
-    "cancer_hx": "no",
-    "osteoporosis": "no",
-    "immuno_condition": "no",
-    "fm_dx": "no",
-    "ivdu": "prefer_not",
-    "fever_2w": "no",
-    "unwell_now": "no",
-    "antibiotics_now": "no",
-    "skin_at_site": "no",
-    "needle_feeling": "nervous",
-    "fainted_needle": "no",
-    "injury_6w": "none",
-    **{qid: "no" for qid in questionnaire.QUESTIONS if qid.startswith("rf_")},
-    "consent": True,
-}
+# Baseline answer set B of spec section 4, in the scorer's format. Its one copy is the
+# clinical data of the acceptance vignettes (tests/scoring/cases/vignettes.toml), which
+# screening/scoring/README.md §6 describes; the tests here use that copy.
+from tests.scoring.support import BASELINE
 
 CONTACT = {
     "full_name": "Alex Example",

@@ -56,6 +56,14 @@ def test_scoring_imports_only_stdlib_and_itself(path: Path) -> None:
     assert bad == [], f"{path.name} imports {bad}"
 
 
+def test_answer_generator_imports_only_stdlib_and_scoring() -> None:
+    """The one answer generator (screening/demo/answers.py) serves the scorer's tests and
+    benchmarks as well as the demo data: like the scorer, it knows nothing of the web."""
+    path = ROOT / "screening" / "demo" / "answers.py"
+    bad = [m for m in imported_modules(path) if not allowed(m)]
+    assert bad == [], f"{path.name} imports {bad}"
+
+
 @pytest.mark.parametrize(
     ("source", "ok"),
     [

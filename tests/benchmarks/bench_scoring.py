@@ -4,8 +4,10 @@ Not a test (pytest does not collect ``bench_*.py``). Run from the repository roo
 
     .venv/bin/python tests/benchmarks/bench_scoring.py [--count 10000] [--seed 1]
 
-The answer sets are generated first, by the same generator the property tests
-use, so only :func:`screening.scoring.score` (validation included) is timed.
+The answer sets are generated first, by the one answer generator
+(``screening/demo/answers.py``): realistic sets as the demo data has them, or with
+``--whole-space`` any set the form accepts, as the property tests draw them. Only
+:func:`screening.scoring.score` (validation included) is timed.
 """
 
 from __future__ import annotations
@@ -21,13 +23,10 @@ from pathlib import Path
 # holds an unrelated top-level ``tests`` package (shipped by textstat 0.7.8).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from screening.demo.answers import Realistic, WholeSpace, generate  # noqa: E402
 from screening.scoring import (
     load_ruleset,  # noqa: E402
     score,  # noqa: E402
-)
-from tests.scoring.support import (
-    RandomChooser,  # noqa: E402
-    build_answers,  # noqa: E402
 )
 
 
@@ -35,11 +34,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--whole-space",
+        action="store_true",
+        help="any answer set the form accepts (as the property tests), not realistic ones",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
-    chooser = RandomChooser(random.Random(args.seed))
-    answer_sets = [build_answers(chooser) for _ in range(args.count)]
+    rng = random.Random(args.seed)
+    chooser = WholeSpace(rng.randrange) if args.whole_space else Realistic(rng)
+    answer_sets = [generate(chooser) for _ in range(args.count)]
     load_ruleset()  # load and validate once, outside the timing
     outcomes: dict[str, int] = {}
     start = time.perf_counter()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from screening.demo.answers import WholeSpace, generate
 from screening.scoring import CareLevel, Outcome, load_ruleset, questionnaire, score
-
-from .support import build_answers
 
 # no_cover: 400 generated answer sets run lines the other scoring tests cover too (checked
 # with coverage contexts); tracing them doubled the time.
@@ -39,37 +37,23 @@ EMERGENCY_QUESTIONS = [
 ALWAYS = [f"Q{n:02d}" for n in range(1, 12)]
 
 
-class DrawChooser:
-    """Feeds :func:`build_answers` from hypothesis, so failures shrink."""
-
-    def __init__(self, draw: st.DrawFn) -> None:
-        self.draw = draw
-
-    def one(self, items: Sequence[Any]) -> Any:
-        return self.draw(st.sampled_from(items))
-
-    def some(self, items: Sequence[Any]) -> list[Any]:
-        return self.draw(st.lists(st.sampled_from(items), min_size=1, unique=True))
-
-    def integer(self, low: int, high: int) -> int:
-        return self.draw(st.integers(low, high))
-
-    def flag(self) -> bool:
-        return self.draw(st.booleans())
-
-    def text(self, max_length: int) -> str:
-        return self.draw(st.text("ab c", min_size=1, max_size=max_length).filter(str.strip))
-
-
 @st.composite
 def answer_sets(draw: st.DrawFn) -> dict[str, Any]:
-    return build_answers(DrawChooser(draw))
+    """Any answer set the form accepts, from the one generator (screening/demo/answers.py).
+
+    Hypothesis makes each of the generator's choices as an integer, 0 being the typical
+    answer, so a failing set shrinks towards a typical patient with only the answers that
+    matter left unusual.
+    """
+    return generate(WholeSpace(lambda n: draw(st.integers(0, n - 1))))
 
 
 @PROPERTY
 @given(answer_sets())
 def test_generated_answers_are_valid(answers: dict[str, Any]) -> None:
     assert questionnaire.validate(answers) == ([], [])
+    # Only shown questions are answered: nothing for the form to clear.
+    assert questionnaire.visible_answers(answers) == answers
 
 
 @PROPERTY
