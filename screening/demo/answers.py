@@ -289,7 +289,7 @@ def _check(data: dict[str, Any]) -> list[str]:
         questionnaire.MIN_AGE <= age.get("low", -1) <= age.get("mode", -1) <= age.get("high", -1)
     ):
         say("people", f"age needs {questionnaire.MIN_AGE} <= low <= mode <= high")
-    elif age["high"] > Q["age"].max:  # type: ignore[operator]
+    elif age["high"] > Q["age"].max:
         say("people", f"age high {age['high']} is above the form's {Q['age'].max}")
     for key in sorted(set(people) - {"female", "myofascial", "widespread", "age"}):
         say("people", f"unknown key {key!r}")
@@ -484,7 +484,9 @@ def _multi(
         if choose.chance(none_chance):
             return [question.exclusive]
     codes = [o.code for o in question.options if o.code != question.exclusive]
-    table = dict(entry.weights) if entry is not None else dict.fromkeys(codes, 1)
+    table: dict[str, float] = (
+        dict(entry.weights) if entry is not None else dict.fromkeys(codes, 1.0)
+    )
     if entry is not None and not who.myofascial:
         table.update(entry.not_myofascial)
     rest = [code for code in codes if code not in table]
