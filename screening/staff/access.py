@@ -295,8 +295,9 @@ def current_staff_session() -> StaffSession | None:
         return None
     g.staff_grant = (found[1], found[2]) if found[1] is not None else None
     if _expired(staff_session, now):
-        audit.record("auth.timeout", actor=staff_session.user)
+        user = staff_session.user
         db.session.delete(staff_session)
+        audit.record("auth.timeout", actor=user)  # last before the commit (README)
         db.session.commit()
         session.pop(SESSION_KEY, None)
         g.timed_out = True

@@ -254,9 +254,10 @@ def enrol() -> Any:
 @bp.post("/logout")
 def logout() -> Response:
     staff_session = current_staff_session()
-    if staff_session is not None:
-        audit.record("auth.logout", actor=staff_session.user)
+    user = staff_session.user if staff_session is not None else None
     end_current_session()
+    if user is not None:
+        audit.record("auth.logout", actor=user)  # last before the commit (README)
     db.session.commit()
     session.pop(NEXT_KEY, None)
     response = redirect(url_for("staff.login"))
