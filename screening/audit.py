@@ -28,7 +28,8 @@ when the last hash is read; on PostgreSQL :func:`record` takes
 transaction ends, so callers commit right after recording. The primary key is the
 backstop: a second writer that read the same last row fails on the duplicate id instead
 of forking. The app never updates or deletes rows, and triggers (:data:`TRIGGER_DDL`,
-:data:`HEAD_TRIGGER_DDL`) refuse it.
+:data:`HEAD_TRIGGER_DDL`) refuse it: ``db.create_all()`` creates them with the tables, and
+the migration that creates a table must run them too.
 
 The action vocabulary is not enforced (a new feature may add a name), but keep to
 :data:`ACTIONS` so the admin reports can filter on it.
