@@ -2,86 +2,36 @@
 
 This is the only module that writes the trail (HIPAA 45 CFR 164.312(b), audit controls:
 every read or change of a record, sign-ins and failed authorizations, append-only and
-hash-chained, readable by administrators). Every row is appended by :func:`record`, which
-commits before it returns: an audited read is durable before the data is shown, and when
-the write fails the caller gets :class:`AuditError` and must answer 503 without patient
-data (no audit, no data).
+hash-chained, readable by administrators). Every row is appended by :func:`record`, in
+the caller's transaction: the caller commits (README, "Transactions"), so a change and its
+audit row are stored together or not at all. An audited read commits its row before the
+data is shown; when the row cannot be written the caller gets :class:`AuditError` and must
+answer 503 without patient data (no audit, no data).
 
 Rows never hold patient data or secrets. ``detail`` carries ids and codes only, for
 example ``{"ids": [3, 7]}`` for an export or ``{"from": "new", "to": "in_review"}`` for
 a status change. Actions that touch several submissions put their ids in
 ``detail["ids"]`` and leave ``submission_id`` empty; :func:`for_submission` finds both.
 
-Tamper evidence
----------------
-
-Each row stores ``row_hash = HMAC-SHA256(key, prev_hash + canonical JSON of the row)``
-and the previous row's hash; the first row's ``prev_hash`` is 64 zeros. The row id is
-part of the hash and is the position in the chain, so an edited, deleted, inserted or
-reordered row is reported by :func:`verify_chain` and ``flask --app screening audit
-verify`` at that row.
-
-Deleting the *newest* rows is noticed three ways:
-
-- ids are never reused. The head of the chain (last id and hash) is kept in
-  ``audit_head``, written in the same transaction as each row, and the next row follows
-  the head, not the last row left in the table: after a deleted tail the next row leaves
-  a gap, which ``verify`` reports. ``verify`` also reports a table that ends before its
-  head. The head may only move forward (triggers refuse anything else).
-- ``audit verify`` prints the head (``head: <rows>:<hash>``); kept off the server, it is
-  given back later with ``audit verify --head <rows>:<hash>``, which fails when the chain
-  no longer extends it (rows removed, even with the head rewritten to match).
-- the first row of each UTC day logs the previous day's head (``audit checkpoint: ...``
-  on the ``screening.audit.checkpoint`` logger, and appended to ``AUDIT_CHECKPOINT_FILE``
-  when it is set), for the log shipper to carry off the server.
-
-The key is ``AUDIT_HMAC_KEY`` (environment ``SCREENING_AUDIT_HMAC_KEY``) when set, else
-it is derived from ``SECRET_KEY``. **Rotating SECRET_KEY without setting AUDIT_HMAC_KEY
-makes every existing row fail verification**; set ``AUDIT_HMAC_KEY`` to the old derived
-key (or keep it separate from the start) before rotating. A development run without a
-configured secret uses a temporary one, so its trail does not verify after a restart.
+The chain: each row stores ``row_hash = HMAC-SHA256(key, prev_hash + canonical JSON of
+the row)`` and the previous row's hash (64 zeros for the first). The id is hashed and is
+the position in the chain; it follows the head kept in ``audit_head`` (moved in the same
+transaction as each row, forward only), so ids are never reused and a deleted tail
+leaves a gap. :func:`verify_chain` and ``audit verify`` check it all; the README
+("The audit trail, for administrators") says how to run them, keep the head off the
+server, grant the database roles, and what to do when the chain breaks.
 
 Appends are serialised so two workers never fork the chain: on SQLite every transaction
 begins ``IMMEDIATE`` (:mod:`screening.database`), which already holds the write lock
 when the last hash is read; on PostgreSQL :func:`record` takes
-``pg_advisory_xact_lock(CHAIN_LOCK_ID)`` first. The primary key is the backstop: a
-second writer that read the same last row fails on the duplicate id instead of forking.
+``pg_advisory_xact_lock(CHAIN_LOCK_ID)`` first. Both locks last until the caller's
+transaction ends, so callers commit right after recording. The primary key is the
+backstop: a second writer that read the same last row fails on the duplicate id instead
+of forking. The app never updates or deletes rows, and triggers (:data:`TRIGGER_DDL`,
+:data:`HEAD_TRIGGER_DDL`) refuse it: ``db.create_all()`` creates them with the tables, and
+the migration that creates a table must run them too.
 
-Append-only
------------
-
-The app never updates or deletes rows, and the database refuses it. Triggers
-(:data:`TRIGGER_DDL`) are created with the table by ``db.create_all()`` and must be run
-by the migration that creates the table. On SQLite they are the only guard (anyone who
-can write the file can drop them; the chain still shows the edit). On PostgreSQL the
-trigger refuses UPDATE, DELETE and TRUNCATE even for the owner, and in production the
-app should not own the table at all. Run migrations as an owner role and give the app's
-role only what it needs, for example::
-
-    -- as a superuser, once
-    CREATE ROLE screening_owner LOGIN;   -- runs `flask db upgrade`
-    CREATE ROLE screening_app LOGIN;     -- the web workers
-    GRANT CREATE, USAGE ON SCHEMA public TO screening_owner;  -- PostgreSQL 15+ needs it
-    GRANT USAGE ON SCHEMA public TO screening_app;
-
-    -- as screening_owner, after `flask db upgrade`
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO screening_app;
-    GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO screening_app;
-    REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_event FROM screening_app;
-    -- the head moves forward with each row (a trigger refuses anything else)
-    REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_head FROM screening_app;
-    -- check: screening_app may only read and append
-    SELECT privilege_type FROM information_schema.role_table_grants
-     WHERE table_name = 'audit_event' AND grantee = 'screening_app';  -- INSERT, SELECT
-
-Repeat the GRANT/REVOKE pair after a migration adds tables (or use ``ALTER DEFAULT
-PRIVILEGES``, then revoke on ``audit_event`` again). The advisory lock needs no
-privilege and ``audit_event`` has no sequence.
-
-Actions
--------
-
-The vocabulary is not enforced (a new feature may add a name), but keep to
+The action vocabulary is not enforced (a new feature may add a name), but keep to
 :data:`ACTIONS` so the admin reports can filter on it.
 """
 
@@ -427,11 +377,12 @@ def record(
     target: str | None = None,
     detail: dict | None = None,
 ) -> AuditEvent:
-    """Append one row to the audit trail and commit it.
+    """Append one row to the audit trail in the caller's transaction; it does not commit.
 
-    The row is committed with ``db.session``, so changes the caller has pending in the
-    session are committed with it (a status change and its audit row are one
-    transaction) and are rolled back with it when the write fails.
+    The caller commits (README, "Transactions"), right after: until then its transaction
+    holds the chain's lock. The row and the caller's changes are stored by that one
+    commit, or rolled back together. A refusal that writes nothing else (a failed
+    sign-in, a denied permission) must still be committed by its caller.
 
     :param action: what happened, one of :data:`ACTIONS` by convention.
     :param outcome: ``success``, ``denied``, ``failure`` or ``error``.
@@ -440,9 +391,9 @@ def record(
     :param submission_id: the one submission concerned, if any.
     :param target: what else was acted on, e.g. a username (cut to 128 characters).
     :param detail: small JSON-able dict of ids and codes; never patient data.
-    :return: the committed row, not held by the session (its attributes readable without
-        a query).
-    :raise AuditError: when the row could not be written; nothing was stored.
+    :return: the row, not held by the session (its attributes readable without a query).
+    :raise AuditError: when the row could not be written; the transaction was rolled
+        back, the caller's changes with it.
     :raise ValueError: on an invalid ``action``, ``outcome`` or ``detail`` (a bug).
     """
     if not action or len(action) > 64:
@@ -500,7 +451,6 @@ def record(
         # It still runs in the caller's transaction, after the caller's pending changes.
         session.execute(AuditEvent.__table__.insert().values(**values))
         _move_head(session, row, first=not have_head)
-        session.commit()
     except Exception as error:
         # The connection may be gone too; the AuditError below is what matters.
         with contextlib.suppress(Exception):
@@ -510,8 +460,26 @@ def record(
         raise AuditError(f"audit write failed for {action}") from error
 
     if prev_at is not None and prev_at.astimezone(UTC).date() != row.at.date():
-        checkpoint(prev_id, prev_hash, prev_at)
+        # Logged when the row is committed: a rolled-back first row of a day logs nothing,
+        # and the next one logs the checkpoint instead.
+        session.info[_CHECKPOINT] = (prev_id, prev_hash, prev_at)
     return row
+
+
+#: ``session.info`` key of the checkpoint to log when the transaction commits.
+_CHECKPOINT = "screening.audit.checkpoint"
+
+
+@event.listens_for(db.session, "after_commit")
+def _log_checkpoint(session: Any) -> None:
+    pending = session.info.pop(_CHECKPOINT, None)
+    if pending is not None:
+        checkpoint(*pending)
+
+
+@event.listens_for(db.session, "after_rollback")
+def _forget_checkpoint(session: Any) -> None:
+    session.info.pop(_CHECKPOINT, None)
 
 
 def _move_head(session: Any, row: AuditEvent, first: bool) -> None:

@@ -114,6 +114,7 @@ def staff_add(
     except accounts.AccountError as error:
         raise click.ClickException(str(error)) from error
     audit.record("account.create", target=user.username, detail={"role": role, "via": "cli"})
+    db.session.commit()
     click.echo(
         f"Created {user.username} ({role}). They set up their authenticator at first sign-in."
     )
@@ -130,6 +131,7 @@ def staff_disable(username: str) -> None:
         raise click.ClickException(f"No account called {username!r}.")
     accounts.disable(user)
     audit.record("account.disable", target=user.username, detail={"via": "cli"})
+    db.session.commit()
     click.echo(f"Disabled {user.username}; their sessions have ended.")
 
 
@@ -155,6 +157,7 @@ def clinic_add(name: str) -> None:
     except accounts.AccountError as error:
         raise click.ClickException(str(error)) from error
     audit.record("clinic.create", target=clinic.name, detail={"via": "cli"})
+    db.session.commit()
     click.echo(f"Added clinic {clinic.name}.")
 
 
@@ -205,6 +208,7 @@ def clinic_edit(name: str, rename: str | None, **changes: str | None) -> None:
     audit.record(
         "clinic.update", target=clinic.name, detail={"fields": sorted(changed), "via": "cli"}
     )
+    db.session.commit()
     click.echo(f"Saved {clinic.name}: {', '.join(sorted(changed))}.")
 
 
@@ -217,6 +221,7 @@ def clinic_retire(name: str, undo: bool) -> None:
     if accounts.set_clinic_active(clinic, undo):
         action = "clinic.reactivate" if undo else "clinic.retire"
         audit.record(action, target=clinic.name, detail={"via": "cli"})
+        db.session.commit()
     click.echo(f"{clinic.name} {'takes forms' if undo else 'is retired'}.")
 
 
@@ -236,6 +241,7 @@ def clinic_sample() -> None:
         clinic, phone="555-0100", patient_note="A sample clinic for trying the form."
     )
     audit.record("clinic.create", target=clinic.name, detail={"via": "make run"})
+    db.session.commit()
     click.echo(
         f"Added {clinic.name}: patients can start the form. Add your own clinic before real use."
     )

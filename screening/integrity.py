@@ -113,7 +113,7 @@ def problem(submission: Submission) -> str | None:
 def check(items: Iterable[Submission]) -> dict[int, str]:
     """Check ``items``; audit each one that fails; return the warnings by submission id.
 
-    The audit rows are committed (with whatever the caller has pending).
+    The audit rows are written in the caller's transaction: the caller commits them.
     """
     from screening import audit
 

@@ -86,6 +86,9 @@ class Purged:
 def purge(now: datetime | None = None, batch: int = BATCH) -> Purged:
     """Delete every due submission; one audit row per batch with its ids.
 
+    A job: it commits each batch itself (the deletes with their audit row, both or
+    neither), so call it outside any other unit of work.
+
     :raise screening.audit.AuditError: a batch's audit row could not be written; that
         batch was not deleted (nor any after it).
     """
@@ -102,11 +105,11 @@ def purge(now: datetime | None = None, batch: int = BATCH) -> Purged:
         ):
             db.session.execute(delete(model).where(column.in_(chunk)))
         db.session.execute(delete(Submission).where(Submission.id.in_(chunk)))
-        # Commits the deletes with their audit row: both or neither.
         audit.record(
             "submission.purge",
             detail={"ids": chunk, "count": len(chunk), "at": now.isoformat()},
         )
+        db.session.commit()  # the batch's deletes with their audit row: both or neither
         done.ids += chunk
         done.batches += 1
     return done

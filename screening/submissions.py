@@ -67,7 +67,8 @@ def submit(
     clinic_ids: tuple[int, ...] = (),
     language: str = "en",
 ) -> Submission:
-    """Create the draft's submission, or return the one it already made.
+    """Create the draft's submission, or return the one it already made; commits (its
+    own unit of work: a colliding reference code is rolled back and drawn again).
 
     Safe against double clicks, reloads and replayed or concurrent posts: the draft's
     key is a UNIQUE column on the submission, so a second insert fails and the

@@ -121,6 +121,7 @@ def make_app(tmp_path):
             db.create_all()
             if clinic and not built and not accounts.clinic_by_name(clinic):
                 accounts.create_clinic(clinic)
+                db.session.commit()
         built.append(app)
         return app
 

@@ -8,9 +8,11 @@ the SQLite triggers, disable the PostgreSQL ones) to prove the chain still tells
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,10 +22,12 @@ from flask_login import LoginManager, UserMixin, login_user
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from screening import audit, create_app
+from screening import audit, create_app, database
 from screening.audit import Actor, AuditError, AuditEvent
 from screening.config import ConfigError, database_url_from_env
 from screening.extensions import db
+from screening.models import Clinic
+from screening.staff import accounts
 
 ADDRESS = {"REMOTE_ADDR": "203.0.113.7"}
 ALICE = Actor(7, "alice", "clinician")
@@ -32,9 +36,11 @@ T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 def record(app, action, *, actor=ALICE, **kwargs):
-    """Record one row inside a request from the test address."""
+    """Record one row inside a request from the test address, and commit it."""
     with app.test_request_context(environ_base=ADDRESS):
-        return audit.record(action, actor=actor, **kwargs)
+        row = audit.record(action, actor=actor, **kwargs)
+        db.session.commit()
+        return row
 
 
 def seed(app, count):
@@ -78,6 +84,7 @@ def test_record_stores_who_what_when_where(app):
             submission_id=5,
             detail={"from": "new", "to": "in_review"},
         )
+        db.session.commit()
     assert (event_.id, event_.actor_id, event_.actor_name, event_.role) == (
         1,
         7,
@@ -119,8 +126,10 @@ def test_signed_in_user_is_the_default_actor(app):
     with app.test_request_context(environ_base=ADDRESS):
         login_user(User())
         audit.record("audit.view", detail={"report": "submission", "submission_id": 3})
+        db.session.commit()
     with app.test_request_context(environ_base=ADDRESS):
         audit.record("authz.denied", outcome="denied")  # nobody signed in
+        db.session.commit()
     carol, anonymous = rows(app)
     assert (carol.actor_id, carol.actor_name, carol.role) == (12, "carol", "admin")
     assert (anonymous.actor_id, anonymous.actor_name, anonymous.role) == (None, None, None)
@@ -130,6 +139,7 @@ def test_signed_in_user_is_the_default_actor(app):
 def test_record_works_without_a_request(app):
     with app.app_context():
         audit.record("account.create", actor=Actor(None, "cli", None), target="dave")
+        db.session.commit()
     [row] = rows(app)
     assert (row.ip, row.request_id, row.target, row.actor_name) == (None, None, "dave", "cli")
     assert problems(app) == []
@@ -267,11 +277,11 @@ def test_failed_commit_leaves_no_partial_row(app):
         engine = db.engine
     event.listen(engine, "commit", refuse)
     try:
-        with (
-            pytest.raises(AuditError),
-            app.test_request_context(environ_base=ADDRESS),
-        ):
+        with app.test_request_context(environ_base=ADDRESS):
             audit.record("submission.view", actor=ALICE, submission_id=2)
+            with pytest.raises(RuntimeError, match="disk full"):
+                db.session.commit()
+            database.discard_session()  # what the app's error handlers do
     finally:
         event.remove(engine, "commit", refuse)
     assert [row.submission_id for row in rows(app)] == [1]
@@ -295,6 +305,7 @@ def test_concurrent_appends_keep_one_chain(app):
                         actor=Actor(number, f"user{number}", "intake"),
                         submission_id=index,
                     )
+                    db.session.commit()  # the caller commits (and so ends the lock)
         except BaseException as error:  # reported by the assertion below
             errors.append(error)
 
@@ -509,10 +520,15 @@ def test_a_derived_chain_key_is_warned_about_at_start(monkeypatch, tmp_path, cap
 # ------------------------------------------------------------------ the app's PostgreSQL role
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
 def _recipe() -> tuple[list[str], list[str]]:
-    """The role recipe of screening.audit's docstring: (superuser part, owner part), as
-    statements. Read from the docstring itself, so the test runs what the docs say."""
-    block = audit.__doc__.split("-- as a superuser, once", 1)[1].split("-- check:", 1)[0]
+    """The role recipe of the README ("The audit trail, for administrators"): (superuser
+    part, owner part), as statements. Read from the README itself, so the test runs what
+    the docs say."""
+    readme = README.read_text(encoding="utf-8")
+    block = readme.split("-- as a superuser, once", 1)[1].split("-- check:", 1)[0]
     superuser, owner = block.split("-- as screening_owner, after `flask db upgrade`")
 
     def statements(part: str) -> list[str]:
@@ -529,7 +545,7 @@ _POSTGRES = (database_url_from_env() or "").startswith("postgres")
     not _POSTGRES, reason="PostgreSQL roles and privileges; run by CI's PostgreSQL pass"
 )
 def test_the_documented_app_role_may_only_read_and_append_the_trail(app):
-    """The GRANT/REVOKE recipe in screening.audit's docstring, applied as written (roles
+    """The GRANT/REVOKE recipe in the README, applied as written (roles
     renamed so parallel runs do not collide), leaves the app's role able to append
     through :func:`audit.record` and read the trail, and refused UPDATE, DELETE and
     TRUNCATE on ``audit_event`` by privilege, before any trigger runs.
@@ -615,3 +631,120 @@ def test_the_documented_app_role_may_only_read_and_append_the_trail(app):
                     conn.execute(text(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER'))
                     conn.execute(text(f'DROP OWNED BY "{role}"'))
                     conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+# ------------------------------------------------------------------ the caller's transaction
+
+
+def clinic_names(app):
+    with app.app_context():
+        return set(db.session.scalars(select(Clinic.name)))
+
+
+def test_record_does_not_commit_the_caller_commits_the_change_and_its_row_together(app):
+    with app.test_request_context(environ_base=ADDRESS):
+        accounts.create_clinic("Lakeside Clinic")
+        audit.record("clinic.create", actor=ALICE, target="Lakeside Clinic")
+        db.session.commit()
+    assert "Lakeside Clinic" in clinic_names(app)
+    assert [(row.action, row.target) for row in rows(app)] == [("clinic.create", "Lakeside Clinic")]
+    assert problems(app) == []
+
+
+def test_a_failure_after_the_audit_row_is_written_rolls_back_both(app):
+    record(app, "submission.view", submission_id=1)
+    with (
+        app.test_request_context(environ_base=ADDRESS),
+        pytest.raises(RuntimeError, match="after the audit row"),
+    ):
+        accounts.create_clinic("Lakeside Clinic")
+        audit.record("clinic.create", actor=ALICE, target="Lakeside Clinic")
+        db.session.flush()  # both rows are in the database, in this transaction
+        raise RuntimeError("the caller fails after the audit row, before it commits")
+    # The request's end discards what it did not commit: the clinic and its row.
+    assert "Lakeside Clinic" not in clinic_names(app)
+    assert [row.action for row in rows(app)] == ["submission.view"]
+    # The chain goes on from the last committed row, with no gap.
+    record(app, "submission.view", submission_id=2)
+    assert [row.id for row in rows(app)] == [1, 2]
+    assert problems(app) == []
+
+
+def test_a_failed_commit_rolls_back_the_change_and_its_row(app):
+    def refuse(conn):
+        raise RuntimeError("disk full")
+
+    with app.app_context():
+        engine = db.engine
+    with app.test_request_context(environ_base=ADDRESS):
+        accounts.create_clinic("Lakeside Clinic")
+        audit.record("clinic.create", actor=ALICE, target="Lakeside Clinic")
+        event.listen(engine, "commit", refuse)
+        try:
+            with pytest.raises(RuntimeError, match="disk full"):
+                db.session.commit()
+        finally:
+            event.remove(engine, "commit", refuse)
+        database.discard_session()
+    assert "Lakeside Clinic" not in clinic_names(app)
+    assert rows(app) == []
+    record(app, "submission.view", submission_id=2)
+    assert [row.id for row in rows(app)] == [1]
+    assert problems(app) == []
+
+
+def chain_is_free(app) -> bool:
+    """Whether another connection could take the chain's lock now, without waiting:
+    PostgreSQL's advisory lock, or SQLite's write lock. The connection is thrown away."""
+    with app.app_context():
+        raw = db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            if db.engine.dialect.name == "postgresql":
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (audit.CHAIN_LOCK_ID,))
+                return bool(cursor.fetchone()[0])
+            cursor.execute("PRAGMA busy_timeout=0")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                assert "locked" in str(error)
+                return False
+            return True
+        finally:
+            raw.invalidate()
+
+
+def test_the_chain_stays_locked_until_the_caller_commits(app):
+    """The lock record() takes lasts until the caller's transaction ends, not until
+    record() returns: no other writer reads a head that is about to move."""
+    record(app, "submission.view", submission_id=1)
+    assert chain_is_free(app)
+    with app.test_request_context(environ_base=ADDRESS):
+        audit.record("submission.view", actor=ALICE, submission_id=2)
+        assert not chain_is_free(app)
+        db.session.commit()
+        assert chain_is_free(app)
+        audit.record("submission.view", actor=ALICE, submission_id=3)
+        assert not chain_is_free(app)
+        db.session.rollback()
+        assert chain_is_free(app)
+    assert [row.submission_id for row in rows(app)] == [1, 2]
+    assert problems(app) == []
+
+
+def test_a_rolled_back_first_row_of_a_day_logs_no_checkpoint(make_app, tmp_path, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("screening.audit.checkpoint"), "disabled", False)
+    path = tmp_path / "checkpoints.log"
+    app = make_app(AUDIT_CHECKPOINT_FILE=str(path))
+    with time_machine.travel(datetime(2026, 12, 1, 23, 59, tzinfo=UTC), tick=False):
+        seed(app, 1)
+    with (
+        time_machine.travel(datetime(2026, 12, 2, 0, 1, tzinfo=UTC), tick=False),
+        app.test_request_context(environ_base=ADDRESS),
+    ):
+        audit.record("submission.view", actor=ALICE, submission_id=2)
+        db.session.rollback()
+        assert not path.exists()
+        audit.record("submission.view", actor=ALICE, submission_id=3)
+        db.session.commit()
+    assert path.read_text().count("audit checkpoint") == 1

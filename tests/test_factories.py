@@ -83,6 +83,7 @@ def test_the_factory_stores_what_the_form_over_http_stores(make_app, given, cont
     with app.app_context():
         for name in clinics:
             accounts.create_clinic(name)
+            db.session.commit()
     clinic = clinics[0] if clinics else None
     walked = walk_over_http(app, given, contact, clinic)
     made = send_directly(app, given, contact, clinic=clinic)

@@ -281,6 +281,7 @@ def build_site(app) -> Site:
     # A second clinic, for administrators' clinic pages (made after the patients chose).
     with app.app_context():
         spare_id = accounts.create_clinic("Spare Clinic").id
+        db.session.commit()
     roles = {"intake": ["North Clinic"], "clinician": ["North Clinic"], "admin": []}
     staff: dict[str, Visitor] = {}
     protected = {spare_id}
@@ -472,6 +473,7 @@ def site(tmp_path_factory):
     with app.app_context():
         db.create_all()
         accounts.create_clinic(CLINIC)
+        db.session.commit()
     yield build_site(app)
     with app.app_context():
         db.session.remove()

@@ -430,6 +430,7 @@ def test_a_fresh_sqlite_database_file_is_created_0600(tmp_path):
     with app.app_context():
         db.create_all()
         accounts.create_clinic("North Clinic")
+        db.session.commit()
         for name in (path, f"{path}-wal", f"{path}-shm"):
             assert stat.S_IMODE(os.stat(name).st_mode) == 0o600, name
         db.engine.dispose()

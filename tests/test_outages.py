@@ -221,6 +221,7 @@ def outage_app(database_server, make_app):
     app = make_app(SQLALCHEMY_DATABASE_URI=database_server.url)
     with app.app_context():
         accounts.create_clinic(SECOND_CLINIC)
+        db.session.commit()
     yield app
     database_server.ensure_up()  # so that the app's tables can be dropped after a failure
 
@@ -295,6 +296,7 @@ def test_a_question_page_sent_while_the_database_is_away_comes_back_as_typed(
     app = make_app()
     with app.app_context():
         accounts.create_clinic(SECOND_CLINIC)
+        db.session.commit()
     browser = app.test_client()
     patient = Patient(browser)
     for earlier in JOURNEY[: JOURNEY.index(step_id)]:

@@ -270,6 +270,8 @@ def _clinics(names: Sequence[str] | None) -> tuple[list[Clinic], list[str]]:
             clinic = accounts.create_clinic(name)
             created.append(clinic.name)
         clinics.append(clinic)
+    if created:
+        db.session.commit()  # kept if an insert below collides and rolls back to retry
     return clinics, created
 
 
@@ -439,6 +441,7 @@ def seed_command(
         target=f"{summary.created} demo submissions",
         detail={"count": summary.created, "seed": seed_value, "days": days, "via": "cli"},
     )
+    db.session.commit()
     for name in summary.new_clinics:
         click.echo(f"Added clinic {name}.")
     rate = summary.created / summary.seconds if summary.seconds else 0.0

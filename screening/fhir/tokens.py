@@ -9,6 +9,9 @@ On the server::
     flask --app screening api-token create --clinic "North Clinic" --name "EHR bridge" [--write]
     flask --app screening api-token list
     flask --app screening api-token revoke "EHR bridge"
+
+:func:`create` and :func:`revoke` write the token and its audit row in the caller's
+transaction; the page or command commits (README, "Transactions").
 """
 
 from __future__ import annotations
@@ -188,6 +191,7 @@ def create_command(name: str, clinic_names: tuple[str, ...], write: bool) -> Non
         token, secret = create(name, clinics, write=write)
     except TokenError as error:
         raise click.ClickException(str(error)) from error
+    db.session.commit()  # stored, with its audit row, before the secret is shown
     click.echo(f"Token for {token.name} ({token.scopes}; {', '.join(c.name for c in clinics)}):")
     click.echo(secret)
     click.echo("Give it to the record system now: it is stored only as a hash.")
@@ -220,4 +224,5 @@ def revoke_command(name: str) -> None:
     if token is None:
         raise click.ClickException(f"No active token is named {name!r} (see `api-token list`).")
     revoke(token)
+    db.session.commit()
     click.echo(f"Revoked {token.name}.")

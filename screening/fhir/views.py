@@ -197,6 +197,7 @@ def _authenticate() -> Response | None:
                 **({"token": token_id} if token_id is not None else {}),
             },
         )
+        db.session.commit()  # nothing else is written
         challenge = 'Bearer realm="screening"'
         if reason in ("unknown", "revoked"):
             challenge += ', error="invalid_token"'
@@ -211,7 +212,9 @@ def _authenticate() -> Response | None:
 def _audit(action: str, ids: list[int], outcome: str = "success", **detail: Any) -> None:
     """The request's one audit row: the token's name, the submissions it returned.
 
-    The token's last use is stored in the same transaction.
+    Committed here, the view's one commit: with the token's last use, and whatever the
+    view wrote (a receipt, a failed digest check's audit row). Call it last, before the
+    data leaves (no audit, no data).
     """
     token: ApiToken = g.api_token
     token.last_used_at = utcnow()
@@ -222,6 +225,7 @@ def _audit(action: str, ids: list[int], outcome: str = "success", **detail: Any)
         submission_id=ids[0] if len(ids) == 1 else None,
         detail={"ids": ids, "token": token.id, **detail},
     )
+    db.session.commit()
 
 
 def _visible(*conditions: Any) -> Submission | None:

@@ -35,7 +35,8 @@ def lifetime() -> timedelta:
 
 
 def create() -> tuple[Draft, str]:
-    """Create an empty draft.
+    """Create an empty draft, and commit it (its own unit of work: a resume code that
+    collides with another draft's is rolled back and drawn again).
 
     :return: the draft and its raw token (only ever held by the browser).
     """
@@ -126,7 +127,8 @@ def can_be_checked(draft: Draft) -> bool:
 
 
 def rotate_token(draft: Draft) -> str:
-    """Give a resumed draft a new token, so an old link or cookie stops working.
+    """Give a resumed draft a new token, so an old link or cookie stops working; commits
+    (the browser is given the new token next, so it must be stored first).
 
     The old token's hash is kept (one only) so that its link can say it was replaced.
     """
@@ -185,7 +187,8 @@ def save(
 def purge_expired(now: datetime | None = None) -> int:
     """Delete every draft past its expiry time and return how many went.
 
-    The deletion and its audit row (``draft.purge``, with the ids) commit together.
+    A job: the deletion and its audit row (``draft.purge``, with the ids) are committed
+    here, together.
     """
     from screening import audit
 
@@ -196,4 +199,5 @@ def purge_expired(now: datetime | None = None) -> int:
         return 0
     db.session.execute(delete(Draft).where(Draft.id.in_(ids)))
     audit.record("draft.purge", detail={"ids": ids, "count": len(ids)})
+    db.session.commit()
     return len(ids)

@@ -8,6 +8,7 @@ from flask import Flask, render_template, request
 
 from screening import audit, errors, integrity
 from screening.crypto import DecryptionError
+from screening.database import UNAVAILABLE
 from screening.extensions import db
 from screening.staff import access
 
@@ -46,8 +47,9 @@ def _undecryptable(error: DecryptionError):
     """
     db.session.rollback()
     log.error("stored data could not be decrypted: %s", error)
-    with contextlib.suppress(audit.AuditError):
+    with contextlib.suppress(audit.AuditError, *UNAVAILABLE):
         audit.record("submission.tamper", outcome="error", detail={"kind": "unreadable"})
+        db.session.commit()  # nothing else is written
     from screening.staff.views import bp
 
     if request.path.startswith(f"{bp.url_prefix}/"):

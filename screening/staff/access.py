@@ -94,11 +94,13 @@ def permission_required(permission: str) -> Callable:
                 current_app.logger.exception("permission check failed")
                 db.session.rollback()
                 audit.record("authz.error", outcome="error", detail={"endpoint": request.endpoint})
+                db.session.commit()
                 abort(403)
             if not allowed:
                 audit.record(
                     "authz.denied", outcome="denied", detail={"endpoint": request.endpoint}
                 )
+                db.session.commit()
                 abort(403)
             return view(*args, **kwargs)
 
@@ -122,7 +124,10 @@ def fresh_required(view: Callable) -> Callable:
 
 
 def start_session(user: StaffUser, stage: str) -> StaffSession:
-    """Begin a new server-side session with a new id (never reuse the old one)."""
+    """Begin a new server-side session with a new id (never reuse the old one).
+
+    In the caller's transaction, like the rest of this module: the view commits.
+    """
     end_current_session()
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -135,7 +140,6 @@ def start_session(user: StaffUser, stage: str) -> StaffSession:
         authenticated_at=now,
     )
     db.session.add(staff_session)
-    db.session.commit()
     session[SESSION_KEY] = token
     session.permanent = True
     return staff_session
@@ -148,10 +152,10 @@ def promote_session(staff_session: StaffSession) -> StaffSession:
 
 
 def end_current_session() -> None:
+    """Forget this browser's session; its row is deleted in the caller's transaction."""
     token = session.pop(SESSION_KEY, None)
     if token:
         db.session.execute(delete(StaffSession).where(StaffSession.id == _hash(token)))
-        db.session.commit()
 
 
 def end_user_sessions(user: StaffUser, keep: StaffSession | None = None) -> None:
@@ -222,7 +226,12 @@ def _activity_rolled_back(_session: Any) -> None:
 def _save_activity(_error: BaseException | None) -> None:
     """At the end of a request whose transaction did not carry the last-activity write
     (nothing committed, or rolled back): discard what the request left uncommitted, as
-    the end of a request always does, then write it in a transaction of its own."""
+    the end of a request always does, then write it in a transaction of its own.
+
+    Its own transaction on purpose (the one exception to "the view commits", README,
+    "Transactions"): the view has answered, and what it did not commit must stay
+    uncommitted, but the request still counts as activity for the idle sign-out.
+    """
     activity = g.pop("activity", None)
     if activity is None or activity.state == "saved":
         return
@@ -263,8 +272,9 @@ def current_staff_session() -> StaffSession | None:
         return None
     g.staff_grant = (found[1], found[2]) if found[1] is not None else None
     if _expired(staff_session, now):
-        audit.record("auth.timeout", actor=staff_session.user)
+        user = staff_session.user
         db.session.delete(staff_session)
+        audit.record("auth.timeout", actor=user)  # last before the commit (README)
         db.session.commit()
         session.pop(SESSION_KEY, None)
         g.timed_out = True
@@ -312,7 +322,10 @@ def active_grant(user: StaffUser) -> BreakGlassGrant | None:
 
 
 def grant_emergency_access(user: StaffUser, reason: str) -> BreakGlassGrant:
-    """Break glass: every clinic's submissions for ``BREAK_GLASS_MINUTES``, audited."""
+    """Break glass: every clinic's submissions for ``BREAK_GLASS_MINUTES``, audited.
+
+    The caller commits the grant and its audit row.
+    """
     minutes = current_app.config["BREAK_GLASS_MINUTES"]
     now = utcnow()
     grant = BreakGlassGrant(
@@ -359,6 +372,7 @@ def recent_emergency_access() -> list[BreakGlassGrant]:
 
 
 def end_emergency_access(user: StaffUser) -> None:
+    """End ``user``'s running emergency access, audited; the caller commits."""
     grant = active_grant(user)
     if grant is not None:
         grant.expires_at = utcnow()

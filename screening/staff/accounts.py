@@ -1,4 +1,8 @@
-"""Account and clinic management, shared by the admin pages and the CLI."""
+"""Account and clinic management, shared by the admin pages and the CLI.
+
+Nothing here commits: the page or command commits the change with its audit row
+(README, "Transactions"). New rows are flushed, so their ids can be read at once.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ def _clinic_name(name: str, clinic: Clinic | None = None) -> str:
 def create_clinic(name: str) -> Clinic:
     clinic = Clinic(name=_clinic_name(name))
     db.session.add(clinic)
-    db.session.commit()
+    db.session.flush()
     return clinic
 
 
@@ -167,7 +171,7 @@ def create_user(
         clinics=clinics,
     )
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -175,7 +179,6 @@ def disable(user: StaffUser) -> None:
     """Disable an account and end all its sessions at once."""
     user.active = False
     end_user_sessions(user)
-    db.session.commit()
 
 
 def reset_second_factor(user: StaffUser) -> None:
@@ -184,4 +187,3 @@ def reset_second_factor(user: StaffUser) -> None:
     user.totp_pending = None
     user.totp_last_step = 0
     end_user_sessions(user)
-    db.session.commit()

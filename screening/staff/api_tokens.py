@@ -72,6 +72,7 @@ def api_token_new() -> Any:
             except tokens.TokenError as error:
                 errors["name"] = str(error)
             else:
+                db.session.commit()  # stored, with its audit row, before the secret is shown
                 # Shown on this response only: not flashed, not kept in the session.
                 return render_template("staff/api_tokens_created.html", token=token, secret=secret)
     for name, messages in form.errors.items():
@@ -89,5 +90,6 @@ def api_token_revoke(public_id: str) -> Response:
     if token is None:
         abort(404)
     if tokens.revoke(token, by=current_user):
+        db.session.commit()
         flash(f"{token.name} was revoked. It stops working at once.")
     return redirect(url_for("staff.api_tokens"), code=303)

@@ -36,6 +36,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from screening import audit, errors
+from screening.database import UNAVAILABLE
+from screening.extensions import db
 from screening.ratelimit import limiter
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,8 @@ def refused() -> Response | None:
     count = None if current_user.is_authenticated else _count()
     threshold = current_app.config["CSRF_AUDIT_PER_HOUR"]
     # A failed audit write must not turn a refused post into a 503: the refusal stands.
-    with contextlib.suppress(audit.AuditError):
+    # Nothing else is written: the row is committed here.
+    with contextlib.suppress(audit.AuditError, *UNAVAILABLE):
         if count is None or count <= threshold:
             audit.record(
                 "authz.csrf_failed", outcome="denied", detail={"endpoint": request.endpoint}
@@ -89,6 +92,7 @@ def refused() -> Response | None:
                     "window_seconds": WINDOW_SECONDS,
                 },
             )
+        db.session.commit()
     if count is None or count <= threshold:
         return None
     seconds = _seconds_left()

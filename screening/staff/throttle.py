@@ -123,6 +123,7 @@ def address_message(seconds: int) -> str:
 
 
 def record_attempt(username: str, success: bool) -> None:
-    """Count a sign-in attempt from this request's address (committed at once)."""
+    """Count a sign-in attempt from this request's address, in the caller's transaction
+    (the view commits it: a failed one before its audit row, so it counts even when the
+    audit write fails)."""
     db.session.add(LoginAttempt(username=username[:64], ip=client_address(), success=success))
-    db.session.commit()

@@ -133,6 +133,7 @@ def login() -> Any:
                 outcome="denied",
                 detail={"reason": "throttled"},
             )
+            db.session.commit()
             error = (throttle.address_message if ask_code else throttle.account_message)(wait)
         else:
             live = user if user is not None and user.active else None
@@ -145,17 +146,21 @@ def login() -> Any:
                     step = credentials.accept_code(live.totp_secret, code, live.totp_last_step)
                     if step is not None:
                         g.staff_session = start_session(live, "password")
+                        db.session.commit()
                         return _finish_sign_in(live, step)
                 error = WRONG_WITH_CODE
             elif right and live is not None:  # a right password is a live account's
                 start_session(live, "password")
+                db.session.commit()
                 return redirect(
                     url_for("staff.second_factor" if live.totp_secret else "staff.enrol")
                 )
             else:
                 error = WRONG
             record_attempt(username, False)
+            db.session.commit()  # counted even if the audit write fails
             audit.record("auth.login_failed", actor=_as_actor(username, user), outcome="failure")
+            db.session.commit()
     status = 200 if error is None else 429 if wait else 401
     response = make_response(
         render_template("staff/login.html", form=form, error=error, ask_code=ask_code), status
@@ -167,13 +172,14 @@ def login() -> Any:
 
 def _finish_sign_in(user: StaffUser, step: int) -> Response:
     user.totp_last_step = step
-    db.session.commit()
+    db.session.commit()  # the code is spent, whatever happens next
     staff_session = current_staff_session()
     if staff_session is None:  # signing in started it: gone only if it ended meanwhile
         abort(401)
     promote_session(staff_session)
     record_attempt(user.username, True)
     audit.record("auth.login", actor=user)
+    db.session.commit()  # the signed-in session, the attempt and the audit row together
     return redirect(safe_next(session.pop(NEXT_KEY, ""), url_for("staff.queue_page")))
 
 
@@ -197,13 +203,16 @@ def second_factor() -> Any:
             audit.record(
                 "auth.mfa_failed", actor=user, outcome="denied", detail={"reason": "throttled"}
             )
+            db.session.commit()
             flash(TOO_MANY)
             return redirect(url_for("staff.login"))
         step = credentials.accept_code(user.totp_secret, form.code.data, user.totp_last_step)
         if step is not None:
             return _finish_sign_in(user, step)
         record_attempt(user.username, False)
+        db.session.commit()  # counted even if the audit write fails
         audit.record("auth.mfa_failed", actor=user, outcome="failure")
+        db.session.commit()
         error = "That code did not work. Codes change every 30 seconds and work only once."
     return render_template("staff/code.html", form=form, error=error), 200 if error is None else 401
 
@@ -228,6 +237,7 @@ def enrol() -> Any:
                 outcome="denied",
                 detail={"stage": "enrol", "reason": "throttled"},
             )
+            db.session.commit()
             flash(TOO_MANY)
             return redirect(url_for("staff.login"))
         step = credentials.accept_code(user.totp_pending, form.code.data, 0)
@@ -236,7 +246,9 @@ def enrol() -> Any:
             audit.record("account.mfa_enrolled", actor=user, target=user.username)
             return _finish_sign_in(user, step)
         record_attempt(user.username, False)
+        db.session.commit()  # counted even if the audit write fails
         audit.record("auth.mfa_failed", actor=user, outcome="failure", detail={"stage": "enrol"})
+        db.session.commit()
         error = (
             "That code did not work. Check the time on your phone is right, then try the new code."
         )
@@ -252,9 +264,11 @@ def enrol() -> Any:
 @bp.post("/logout")
 def logout() -> Response:
     staff_session = current_staff_session()
-    if staff_session is not None:
-        audit.record("auth.logout", actor=staff_session.user)
+    user = staff_session.user if staff_session is not None else None
     end_current_session()
+    if user is not None:
+        audit.record("auth.logout", actor=user)  # last before the commit (README)
+    db.session.commit()
     session.pop(NEXT_KEY, None)
     response = redirect(url_for("staff.login"))
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
@@ -275,6 +289,7 @@ def reauthenticate() -> Any:
             audit.record(
                 "auth.reauthenticate", actor=user, outcome="denied", detail={"reason": "throttled"}
             )
+            db.session.commit()
             return render_template("staff/reauth.html", form=form, error=TOO_MANY), 429
         step = None
         if credentials.check_password(user.password_hash, form.password.data):
@@ -283,12 +298,15 @@ def reauthenticate() -> Any:
             user.totp_last_step = step
             promoted = promote_session(g.staff_session)
             promoted.authenticated_at = utcnow()
-            db.session.commit()
+            db.session.commit()  # the code is spent, whatever happens next
             record_attempt(user.username, True)
             audit.record("auth.reauthenticate", actor=user)
+            db.session.commit()
             return redirect(safe_next(request.args.get("next"), url_for("staff.queue_page")))
         record_attempt(user.username, False)
+        db.session.commit()  # counted even if the audit write fails
         audit.record("auth.reauthenticate", actor=user, outcome="failure")
+        db.session.commit()
         error = "The password or code is wrong."
         status = 401
     return render_template("staff/reauth.html", form=form, error=error), status
@@ -324,24 +342,27 @@ def password() -> Any:
                 target=username,
                 detail={"reason": "throttled"},
             )
+            db.session.commit()
             errors["current"], status = TOO_MANY, 429
         elif not credentials.check_password(current_user.password_hash, form.current.data):
             record_attempt(username, False)
+            db.session.commit()  # counted even if the audit write fails
             audit.record(
                 "account.password_change",
                 outcome="failure",
                 target=username,
                 detail={"reason": "wrong current password"},
             )
+            db.session.commit()
             errors["current"], status = "Your current password is wrong.", 401
         elif problem := credentials.password_problem(form.new.data, username):
             errors["new"], status = problem, 400
         else:
             current_user.password_hash = credentials.hash_password(form.new.data)
             end_user_sessions(current_user, keep=g.staff_session)
-            db.session.commit()
             record_attempt(username, True)
             audit.record("account.password_change", target=username)
+            db.session.commit()  # the new password, the ended sessions and the audit row
             flash("Your password is changed. You were signed out everywhere else.")
             return redirect(url_for("staff.queue_page"))
     elif form.errors:
@@ -427,6 +448,7 @@ def _queue_page(search: str = "") -> tuple[str, int]:
     # after it would load each one again, one query per row.
     action = "submission.search" if search.strip() else "submission.list"
     audit.record(action, detail={"ids": [row.id for row in shown]})
+    db.session.commit()
     # A typed date that cannot be used is named next to its field; the rest still applies.
     return html, 400 if filters.problems else 200
 
@@ -540,6 +562,8 @@ def _detail(
     status = 409 if conflict else (400 if error or (move_form and move_form.errors) else 200)
     # Checked (and a failure audited) every time the page is shown: never shown as sound.
     integrity_warning = integrity.check([item]).get(item.id)
+    if integrity_warning:
+        db.session.commit()  # the failure's audit row, whatever the page goes on to do
     return render_template(
         "staff/submission.html",
         item=item,
@@ -568,6 +592,7 @@ def submission(public_id: str) -> Any:
     # page reads, and rendering after it loaded the submission, its clinic and the user
     # again. Nothing is sent without the row: a failed audit write is a 503 page.
     audit.record("submission.view", submission_id=item.id)
+    db.session.commit()
     return page
 
 
@@ -587,6 +612,7 @@ def submission_status(public_id: str) -> Any:
     new = request.form.get("status", "")
     try:
         workflow.change_status(item, _expected_version(), new, current_user)
+        db.session.commit()  # the change, its timeline line and its audit row
     except workflow.Conflict:
         db.session.refresh(item)
         return _detail(item, conflict=True)
@@ -606,6 +632,7 @@ def submission_assign(public_id: str) -> Any:
         return _detail(item, error="Choose a staff member from the list.")
     try:
         workflow.assign(item, _expected_version(), assignee, current_user)
+        db.session.commit()  # the change, its timeline line and its audit row
     except workflow.Conflict:
         db.session.refresh(item)
         return _detail(item, conflict=True)
@@ -627,6 +654,7 @@ def submission_note(public_id: str) -> Any:
             item, note_text=text, error=f"Notes can be up to {workflow.NOTE_MAX} characters."
         )
     workflow.add_note(item, text, current_user)
+    db.session.commit()
     return _after_change(item, "Note added.")
 
 
@@ -644,6 +672,7 @@ def submission_clinic(public_id: str) -> Any:
         return _detail(item, move_form=form)
     try:
         workflow.move_to_clinic(item, _expected_version(), clinic, form.reason.data, current_user)
+        db.session.commit()  # the change, its timeline line and its audit row
     except workflow.Conflict:
         db.session.refresh(item)
         return _detail(item, conflict=True)
@@ -657,6 +686,8 @@ def _summary_html(items: list[Submission], pdf: bool) -> str:
     """The clinician's one-page summary of each item (US Letter, or A4 by setting)."""
     paper = current_app.config["SUMMARY_PAPER"]
     warnings = integrity.check(items)  # a failure is audited, and printed on the page
+    if warnings:
+        db.session.commit()  # the failures' audit rows, whatever the page goes on to do
     summaries = [
         build_summary(
             item, timezone=zone_of(item.clinic), integrity_warning=warnings.get(item.id, "")
@@ -688,9 +719,10 @@ def _pdf_file(data: bytes, name: str) -> Response:
 def summary_print(public_id: str) -> str:
     """The print view: printing is a server-side action, so it is audited."""
     item = _get_visible(public_id)
-    page = _summary_html([item], pdf=False)  # before the audit's commit (see submission)
+    page = _summary_html([item], pdf=False)  # before the commit (see submission)
     workflow.record_output([item.id], Event.PRINT, current_user)
     audit.record("submission.print", submission_id=item.id)
+    db.session.commit()
     return page
 
 
@@ -698,10 +730,11 @@ def summary_print(public_id: str) -> str:
 @permission_required("submission:print")
 def summary_pdf(public_id: str) -> Response:
     item = _get_visible(public_id)
-    # Made before the audit's commit (see submission); sent only once the row is written.
+    # Made before the commit (see submission); sent only once the row is committed.
     response = _pdf_response(_summary_html([item], pdf=True), f"summary-{item.reference}.pdf")
     workflow.record_output([item.id], Event.PDF, current_user)
     audit.record("submission.pdf", submission_id=item.id)
+    db.session.commit()
     return response
 
 
@@ -736,9 +769,10 @@ def batch_pdf() -> Any:
             flash("Other batches of summaries are being prepared. Try again in a minute.")
             return redirect(url_for("staff.queue_page"), code=303)
     workflow.record_output([item.id for item in items], Event.PDF, current_user)
-    integrity.check(items)  # failures audited; each summary's page says so too
-    # Commits the batch, if any, with the audit row: no audit, no PDF.
+    if integrity.check(items):  # failures audited; each summary's page says so too
+        db.session.commit()  # their rows, whatever the PDF goes on to do
     audit.record("submission.pdf", detail={"ids": [item.id for item in items]})
+    db.session.commit()  # the batch, if any, with the audit row: no audit, no PDF
     if batch is None:
         return _pdf_file(batches.render(batches.build_summaries(items)), "summaries.pdf")
     batches.launch(batch)
@@ -823,9 +857,12 @@ def export() -> Any:
         .order_by(Submission.submitted_at)
     ).all()
     warnings = integrity.check(rows)  # failures audited, and marked in their rows
+    if warnings:
+        db.session.commit()  # the failures' audit rows, whatever the export goes on to do
     body = exports.to_csv(rows, zone, words=form.values.data != "codes", warnings=warnings)
     workflow.record_output([row.id for row in rows], Event.EXPORT, current_user)
     audit.record("submission.export", detail={"ids": [row.id for row in rows]})
+    db.session.commit()
     name = f"submissions-{first_day.isoformat()}-to-{last_day.isoformat()}.csv"
     return Response(
         body.encode("utf-8"),
@@ -841,6 +878,7 @@ def emergency_access() -> Any:
     form = forms.EmergencyAccessForm()
     if form.validate_on_submit():
         grant_emergency_access(current_user, form.reason.data)
+        db.session.commit()
         minutes = current_app.config["BREAK_GLASS_MINUTES"]
         flash(f"Emergency access is on for {minutes} minutes. Everything you open is flagged.")
         return redirect(url_for("staff.queue_page"), code=303)
@@ -853,6 +891,7 @@ def emergency_access() -> Any:
 @permission_required("submission:view")
 def emergency_access_end() -> Response:
     end_emergency_access(current_user)
+    db.session.commit()
     return redirect(url_for("staff.queue_page"), code=303)
 
 
@@ -887,6 +926,7 @@ def user_new() -> Any:
             errors[error.field] = str(error)
         else:
             audit.record("account.create", target=user.username, detail={"role": user.role})
+            db.session.commit()  # the account and its audit row together
             flash(f"Account {user.username} created. They set up their code at first sign-in.")
             return redirect(url_for("staff.users"))
     for name, messages in form.errors.items():
@@ -910,6 +950,7 @@ def user_disable(user_id: int) -> Response:
     user = _user_or_404(user_id)
     accounts.disable(user)
     audit.record("account.disable", target=user.username)
+    db.session.commit()
     flash(f"Account {user.username} disabled and signed out.")
     return redirect(url_for("staff.users"))
 
@@ -921,6 +962,7 @@ def user_reset_mfa(user_id: int) -> Response:
     user = _user_or_404(user_id)
     accounts.reset_second_factor(user)
     audit.record("account.mfa_reset", target=user.username)
+    db.session.commit()
     flash(f"{user.username} will set up a new code at their next sign-in.")
     return redirect(url_for("staff.users"))
 
@@ -937,6 +979,7 @@ def clinics() -> Any:
             error = str(problem)
         else:
             audit.record("clinic.create", target=clinic.name)
+            db.session.commit()
             flash(f"{clinic.name} added. Add its phone number and opening hours next.")
             return redirect(url_for("staff.clinic_edit", clinic_id=clinic.id), code=303)
     rows = db.session.scalars(select(Clinic).order_by(Clinic.active.desc(), Clinic.name)).all()
@@ -988,6 +1031,7 @@ def clinic_edit(clinic_id: int) -> Any:
                 audit.record(
                     "clinic.update", target=clinic.name, detail={"fields": sorted(changed)}
                 )
+                db.session.commit()
             flash(f"{clinic.name} saved." if changed else "Nothing changed.")
             return redirect(url_for("staff.clinics"), code=303)
     for name, messages in form.errors.items():
@@ -1005,6 +1049,7 @@ def clinic_active(clinic_id: int) -> Response:
     active = request.form.get("active") == "1"
     if accounts.set_clinic_active(clinic, active):
         audit.record("clinic.reactivate" if active else "clinic.retire", target=clinic.name)
+        db.session.commit()
     flash(
         f"{clinic.name} takes forms again."
         if active
@@ -1025,6 +1070,7 @@ def audit_submission() -> str:
     events = audit.for_submission(item.id) if item else []
     # Reading X's trail is recorded against the reader, not as a touch of X itself.
     audit.record("audit.view", detail={"report": "submission", "reference": reference[:16]})
+    db.session.commit()
     grants = db.session.scalars(
         select(BreakGlassGrant).order_by(BreakGlassGrant.id.desc()).limit(50)
     ).all()
@@ -1066,6 +1112,7 @@ def audit_activity() -> Any:
             target=str(form.user.data) if form.user.data else None,
             detail={"report": "activity"},
         )
+        db.session.commit()
     return render_template(
         "staff/audit_activity.html",
         form=form,

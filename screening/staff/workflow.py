@@ -3,6 +3,9 @@
 Changes are conditional updates on the submission's ``version``: when two people change
 the same submission at once, the second is refused with :class:`Conflict` (and shown the
 latest state) instead of silently overwriting the first.
+
+Every function here writes in the caller's transaction and never commits: the view
+commits the change and its audit row together (README, "Transactions").
 """
 
 from __future__ import annotations
@@ -76,9 +79,7 @@ def change_status(
             submission_id=submission.id, actor_id=actor.id, field=Event.STATUS, old=old, new=new
         )
     )
-    audit.record(
-        "submission.status", submission_id=submission.id, detail={"from": old, "to": new}
-    )  # commits the change and its audit row together
+    audit.record("submission.status", submission_id=submission.id, detail={"from": old, "to": new})
 
 
 def may_work_on(person: StaffUser, clinic_id: int | None) -> bool:

@@ -168,6 +168,7 @@ def test_admin_pages_of_a_clinic_day_pass_axe(open_context, live_server, request
         db.session.execute(update(Submission).values(clinic_id=None))  # as an earlier version
         db.session.commit()
         accounts.create_clinic("South Clinic")
+        db.session.commit()
     boss = make_staff(app, "bea", "admin")
     trip = StaffJourney(open_context().new_page())
     queue = trip.open_login().sign_in(boss.username, boss.password).enter(boss.code())

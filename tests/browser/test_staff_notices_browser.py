@@ -44,6 +44,7 @@ def test_an_administrator_sees_emergency_access_and_dates_out_of_range(
     boss = make_staff(app, "bea", "admin")
     with app.app_context():
         grant_emergency_access(db.session.get(StaffUser, nurse.id), REASON)
+        db.session.commit()
 
     page = open_context().new_page()
     trip = StaffJourney(page)

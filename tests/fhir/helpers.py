@@ -40,6 +40,7 @@ def as_json(model: Any) -> dict[str, Any]:
 def clinic_id(app, name: str) -> int:
     with app.app_context():
         clinic = accounts.clinic_by_name(name) or accounts.create_clinic(name)
+        db.session.commit()
         return clinic.id
 
 
@@ -92,6 +93,7 @@ def make_token(app, name: str, clinics: Iterable[str], write: bool = False) -> s
     with app.app_context():
         chosen = [accounts.clinic_by_name(c) or accounts.create_clinic(c) for c in clinics]
         _, secret = tokens.create(name, chosen, write=write)
+        db.session.commit()
         return secret
 
 

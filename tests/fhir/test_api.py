@@ -159,6 +159,7 @@ def test_a_revoked_token_gets_401_at_once(app, north):
 
         token = db.session.scalar(select(ApiToken))
         tokens.revoke(token)
+        db.session.commit()
     response = system.get(SEARCH)
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
@@ -350,6 +351,7 @@ def test_a_submission_moved_to_the_clinic_comes_after_the_cursor(app, clock):
             "Sent to the wrong clinic",
             db.session.get(StaffUser, admin.id),
         )
+        db.session.commit()
     clock.shift(timedelta(seconds=61))
     assert ids_of(system.pull(f"{SEARCH}?_cursor={cursor}")) == [moved]
 
@@ -521,6 +523,7 @@ def test_a_record_system_pulls_every_submission_of_its_clinic_once(app, clock):
             "The patient asked for North Clinic",
             db.session.get(StaffUser, admin.id),
         )
+        db.session.commit()
     poll()
     clock.shift(timedelta(minutes=5))
     poll()

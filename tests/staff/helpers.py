@@ -40,7 +40,7 @@ def make_staff(app, username: str, role: str, clinics=(), enrolled: bool = True)
         secret = pyotp.random_base32()
         if enrolled:
             user.totp_secret = secret
-            db.session.commit()
+        db.session.commit()
         return Account(user.id, user.username, PASSWORD, secret)
 
 

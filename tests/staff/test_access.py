@@ -108,6 +108,7 @@ def test_each_role_gets_only_its_pages(app, clock, role):
 def test_staff_see_only_their_clinics_submissions(app, clock):
     with app.app_context():
         accounts.create_clinic("South Clinic")
+        db.session.commit()
     north = submit_for(app, "North Clinic")
     south = submit_for(app, "South Clinic")
     assert north.clinic_id != south.clinic_id
@@ -235,6 +236,7 @@ def clock_day() -> str:
 def test_emergency_access_is_time_boxed_flagged_and_reviewed(app, clock):
     with app.app_context():
         accounts.create_clinic("South Clinic")
+        db.session.commit()
     south = submit_for(app, "South Clinic")
     nurse = make_staff(app, "nora", "intake", clinics=["North Clinic"])
     boss = make_staff(app, "bea", "admin")

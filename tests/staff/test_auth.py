@@ -480,6 +480,7 @@ def test_disabling_an_account_ends_all_its_sessions(app, intake, clock):
     two.sign_in(intake)
     with app.app_context():
         accounts.disable(db.session.get(StaffUser, intake.id))
+        db.session.commit()
     for client in (one, two):
         assert client.get("/staff/").headers["Location"].startswith("/staff/login")
 

@@ -120,6 +120,7 @@ def test_forms_without_a_clinic_reach_admins_who_move_them_with_a_reason(app, cl
         db.session.execute(update(Submission).values(clinic_id=None))
         south = accounts.create_clinic("South Clinic")
         south_id = south.id
+        db.session.commit()
     nurse = signed_in(app, clock, "nora", "intake", clinics=("South Clinic",))
     assert item.reference not in nurse.get("/staff/").get_data(as_text=True)
     boss = signed_in(app, clock, "bea", "admin")
@@ -314,6 +315,7 @@ def test_assign_only_to_staff_of_the_submissions_clinic(app, clock):
     item = send(app)
     with app.app_context():
         accounts.create_clinic("South Clinic")
+        db.session.commit()
     stranger = make_staff(app, "sam", "intake", clinics=["South Clinic"])
     doctor = make_staff(app, "doc", "clinician", clinics=["North Clinic"])
     desk = signed_in(app, clock, "ivy", "intake")

@@ -24,6 +24,7 @@ def desk(app, clock):
     """An intake worker of North Clinic (South Clinic exists too), signed in."""
     with app.app_context():
         accounts.create_clinic("South Clinic")
+        db.session.commit()
     client = StaffClient(app.test_client())
     client.sign_in(make_staff(app, "ivy", "intake", clinics=["North Clinic"]))
     return client
