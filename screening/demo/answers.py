@@ -417,10 +417,13 @@ def person(choose: Chooser, weights: Weights = WEIGHTS) -> Person:
     """Draw the person behind one answer set (their age is the age answered)."""
     people = weights.people
     age = people["age"]
+    oldest = Q["age"].max
+    if oldest is None:  # questionnaire.toml gives the age question a maximum
+        raise ValueError("the age question has no maximum")
     return Person(
         age=choose.number(
             questionnaire.MIN_AGE,
-            Q["age"].max,  # type: ignore[arg-type]
+            oldest,
             lambda rng: rng.triangular(age["low"], age["high"], age["mode"]),
         ),
         female=choose.chance(people["female"]),
