@@ -37,7 +37,7 @@ Every client thread holds one connection (``http.client``; gunicorn's sync worke
 close it after each response, so each request opens a new one) and its own cookies, and
 sends the next request as soon as the last one is answered: ``--connections`` of them at
 once. How the clients get their state, outside the measured time: one patient walks
-every page over HTTP (``tests.patient.page_data``); its draft is then copied in the
+every page over HTTP (``tests.patient_client.page_data``); its draft is then copied in the
 database once per connection (rows 1 and 2) and once per submit (row 3), each copy with
 its own token in a session cookie signed with the app's key, and the CSRF token of the
 walk (it is bound to the session's CSRF secret, which the copies keep). Staff accounts
