@@ -18,6 +18,7 @@ import subprocess
 import pytest
 from sqlalchemy import update
 
+from screening import demo
 from screening.extensions import db
 from screening.models import Submission
 from screening.staff import accounts
@@ -210,3 +211,28 @@ def test_admin_pages_of_a_clinic_day_pass_axe(open_context, live_server, request
         "staff-error",
     ]
     requests_log.assert_same_origin()
+
+
+def test_staff_pages_fit_a_320_px_screen(open_context, live_server):
+    """A front-desk phone or a narrow window: the queue and a submission's page never
+    make the page itself scroll sideways (the queue's table scrolls in its own region,
+    the summary's labels go above their values)."""
+    app = live_server.app
+    with app.app_context():
+        demo.seed(12, seed=5, clinics=[CLINIC])
+    staff = make_staff(app, "narrow", "intake", clinics=[CLINIC])
+    page = open_context().new_page()
+    page.set_viewport_size({"width": 320, "height": 800})
+    trip = StaffJourney(page)
+    queue = trip.open_login().sign_in(staff.username, staff.password).enter(staff.code())
+    assert isinstance(queue, QueuePage)
+    sideways = "document.documentElement.scrollWidth - window.innerWidth"
+    assert page.evaluate(sideways) <= 0
+    reference = queue.references()[0]
+    detail = queue.search(reference).open(reference)
+    assert isinstance(detail, SubmissionPage)
+    assert page.evaluate(sideways) <= 0
+    # The table is still all there: its region scrolls.
+    trip.click('a:text-is("Back to submissions")')
+    region = page.locator(".table-scroll").first
+    assert region.evaluate("r => r.scrollWidth > r.clientWidth")
