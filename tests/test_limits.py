@@ -225,7 +225,7 @@ def waiting_room_journey(patient: Patient, app, number: int):
 @pytest.mark.slow
 @pytest.mark.no_cover  # 2,000 posts through code the other tests here measure
 def test_a_waiting_room_of_100_behind_one_address_all_send_with_the_defaults(wired):
-    """Issue 14: with production defaults everyone behind one address finishes.
+    """With production defaults everyone behind one address finishes.
 
     100 people, one address, everyone posting a page every 10 seconds at the same time
     (the module docstring of screening/ratelimit.py has the arithmetic).

@@ -88,7 +88,7 @@ def run_together(count: int, work: Callable[[int], Any]) -> list[Any]:
         return [future.result(timeout=600) for future in futures]
 
 
-# ------------------------------------------------------------------ R02: same draft, many posts
+# ------------------------------------------------------------------ same draft, many posts
 
 
 @pytest.mark.parametrize("round_", range(3))
@@ -176,7 +176,7 @@ def test_many_patients_submitting_at_once_are_each_stored_exactly_once(app):
         assert row.answers == BASELINE
 
 
-# ------------------------------------------------------------------ R03: replays after success
+# ------------------------------------------------------------------ replays after success
 
 
 def test_replayed_submit_and_reloaded_confirmation_leave_one_row(app):
@@ -202,7 +202,7 @@ def test_replayed_submit_and_reloaded_confirmation_leave_one_row(app):
     assert len(rows(app)) == 1
 
 
-# ------------------------------------------------------------------ R01: atomic submit
+# ------------------------------------------------------------------ atomic submit
 
 
 class InjectedFault(RuntimeError):

@@ -258,7 +258,7 @@ def test_every_vignette_prints_on_one_letter_page_with_its_sections(app, name, t
     assert re.search(r"Not answered: [^.]*Pain right now pain_now", text)
     if "email" not in submission.personal:
         assert f"Email: {NOT_ANSWERED}" in text
-    # Spec 1.0 rule 8: the staff printout shows question ids next to answers.
+    # The staff printout shows question ids next to answers (screening/scoring/README.md).
     for qid in ("peg_p", "bt", "allergy", "preg", "dur", "regions", "goals"):
         assert re.search(rf"\b{qid}\b", text)
     # No style attributes or scripts (strict CSP), and the PDF path links no stylesheet.

@@ -1,11 +1,12 @@
 """What a shared computer keeps after a patient and a staff member have used it.
 
-D05: after a whole journey, with every free-text question answered, the browser's
-localStorage, sessionStorage, IndexedDB, Cache Storage and script-readable cookies hold
-nothing (the app's cookie is HttpOnly and holds only a random id).
-B06: after staff sign out, the Back button does not bring the patient's data back (pages
-are ``no-store`` and the sign-out says ``Clear-Site-Data``): the browser asks the server
-again, which sends the sign-in page; reloading gives the sign-in page too.
+Nothing kept by the browser: after a whole journey, with every free-text question answered,
+the browser's localStorage, sessionStorage, IndexedDB, Cache Storage and script-readable
+cookies hold nothing (the app's cookie is HttpOnly and holds only a random id).
+No patient data from the Back button: after staff sign out, the Back button does not bring
+the patient's data back (pages are ``no-store`` and the sign-out says ``Clear-Site-Data``):
+the browser asks the server again, which sends the sign-in page; reloading gives the sign-in
+page too.
 """
 
 from __future__ import annotations

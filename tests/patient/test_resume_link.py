@@ -1,6 +1,6 @@
 """Resume links cannot be fixed on someone else: the date of birth first, then a new token.
 
-Issue 14: someone saves a form, sends its link to another person, that person fills every
+The attack: someone saves a form, sends its link to another person, that person fills every
 page, and the first opens the same link again to read their name, phone, email and result.
 """
 

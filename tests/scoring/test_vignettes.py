@@ -36,7 +36,7 @@ def test_all_spec_vignettes_present() -> None:
 
 
 def test_baseline_support_rules_and_peg() -> None:
-    # Spec 4: "B fires S01, S02, S03, S04, S06, S07, S08, S09, S11 -> support_score 10".
+    # screening/scoring/README.md section 6: baseline B fires these nine support rules, score 10.
     result = score(VIGNETTES["baseline"])
     assert [rule.id for rule in result.supports] == [
         "S01_KNOT",

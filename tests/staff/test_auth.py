@@ -25,7 +25,7 @@ def audit_actions(app) -> list[tuple[str, str]]:
         ]
 
 
-# ------------------------------------------------------------------ accounts (A01-A03)
+# ------------------------------------------------------------------ accounts
 
 
 def test_a_fresh_install_has_no_accounts_and_usernames_are_unique(app):
@@ -114,7 +114,7 @@ def test_cli_adds_an_account_with_the_password_typed_twice(app, runner):
     assert "nia\tintake\tdisabled" in runner.invoke(args=["staff", "list"]).output
 
 
-# ------------------------------------------------------------------ second factor (A04)
+# ------------------------------------------------------------------ second factor
 
 
 def test_first_sign_in_enrols_the_authenticator_on_our_own_page(app, staff_client, clock):
@@ -155,7 +155,7 @@ def test_codes_work_once_and_only_near_now(app, intake, clock):
     assert second.post("/staff/code", {"code": intake.code()}).status_code == 302
 
 
-# ------------------------------------------------------------------ throttling (A05, A06)
+# ------------------------------------------------------------------ throttling
 
 
 def test_failures_throttle_the_account_not_everyone(make_app, clock):
@@ -216,7 +216,7 @@ def test_account_failures_make_each_try_wait_longer_and_say_how_long(app, intake
 
 
 def test_an_attacker_trying_whenever_allowed_gets_few_guesses_an_hour(app, intake, clock):
-    """A05: at most 100 failures an hour per account; the growing waits allow far fewer."""
+    """At most 100 failures an hour per account; the growing waits allow far fewer."""
     attacker = StaffClient(app.test_client())
     failures, elapsed = 0, 0
     while elapsed < 3600:
@@ -244,7 +244,7 @@ def test_the_wait_stops_growing_at_the_maximum(make_app, clock):
 def test_failures_for_other_accounts_from_the_same_network_keep_no_colleague_out(
     app, intake, clock
 ):
-    """Issue 14: anyone on the clinic's network could lock every staff member out."""
+    """Found in review: anyone on the clinic's network could lock every staff member out."""
     attacker = StaffClient(app.test_client())
     statuses = [fail(attacker, f"guess{n}", environ_base=ATTACKER).status_code for n in range(25)]
     # 20 failures, then tries that wait (not checked, not counted).
@@ -348,7 +348,7 @@ def test_unknown_user_and_wrong_password_look_the_same(app, staff_client, intake
     assert ("auth.login_failed", "failure") in audit_actions(app)
 
 
-# ------------------------------------------------------------------ sessions (S01-S06)
+# ------------------------------------------------------------------ sessions
 
 
 def test_session_cookie_flags_in_production(make_app, clock):
@@ -499,7 +499,7 @@ def test_changing_the_password_ends_the_other_sessions(app, intake, clock):
     assert there.get("/staff/").headers["Location"].startswith("/staff/login")
 
 
-# ------------------------------------------------------------------ redirects (B03)
+# ------------------------------------------------------------------ redirects: only local paths
 
 
 @pytest.mark.parametrize(

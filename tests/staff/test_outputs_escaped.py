@@ -1,13 +1,14 @@
 """Patient words on every staff output are only ever text, and export needs a fresh sign-in.
 
-V04: a patient fills every free-text question, and their name, with markup that would run
-if it reached a page unescaped. It is stored exactly as typed; the queue, search results,
-submission page, print view and audit report show it escaped (never as markup); the PDF
-shows it as the same visible characters; the CSV holds it as a plain quoted cell.
+Escaped patient words: a patient fills every free-text question, and their name, with markup
+that would run if it reached a page unescaped. It is stored exactly as typed; the queue,
+search results, submission page, print view and audit report show it escaped (never as
+markup); the PDF shows it as the same visible characters; the CSV holds it as a plain quoted
+cell.
 
-A07: the CSV export (every patient's data in a date range) asks for the password and code
-again once the last check is older than ``STAFF_FRESH_MINUTES``; without that nothing is
-exported and nothing is recorded as exported.
+A fresh sign-in for exports: the CSV export (every patient's data in a date range) asks for
+the password and code again once the last check is older than ``STAFF_FRESH_MINUTES``;
+without that nothing is exported and nothing is recorded as exported.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def test_the_escaping_check_would_see_markup(app):
     assert_only_escaped(f"<p>{ESCAPED}</p>", 1, "a page")
 
 
-# ------------------------------------------------------------------ A07
+# ------------------------------------------------------------------ fresh sign-in for exports
 
 
 def exports_recorded(app) -> int:

@@ -1,14 +1,14 @@
 """Security requirements that had no test of their own.
 
-- S07: no patient data in any URL: a full patient journey and a crawl of the staff side
+- Not in URLs: no patient data in any URL: a full patient journey and a crawl of the staff side
   (queue, search, submission, print, PDF, export, audit pages), every request, redirect,
   link, form action and GET form; and none in the cookies either.
-- V05: bound parameters only: no SQL text built by string formatting anywhere in the
+- Bound parameters only: no SQL text built by string formatting anywhere in the
   package, and a hostile name stored and found again by the staff search on the engine
   the suite runs on.
-- B05: HSTS (outside development), CORP, COOP and the frame headers on every response.
-- B06: pages with patient data are never stored by a cache nor shared between cookies.
-- D05: no browser storage in our scripts, and ``Clear-Site-Data`` on staff sign-out (the
+- Headers: HSTS (outside development), CORP, COOP and the frame headers on every response.
+- Caches: pages with patient data are never stored by a cache nor shared between cookies.
+- Browser storage: none in our scripts, and ``Clear-Site-Data`` on staff sign-out (the
   browser half, storage after a journey and the back button, is
   tests/browser/test_storage_and_back_button.py).
 """
@@ -165,7 +165,7 @@ def crawl_staff(staff: Recorder, starts: list[str], per_path: int = 4) -> set[st
     return seen
 
 
-# ------------------------------------------------------------------ S07
+# ------------------------------------------------------------------ no patient data in URLs
 
 
 def test_no_patient_data_in_any_url_or_cookie_of_a_journey_and_the_staff_side(app, clock):
@@ -249,7 +249,7 @@ def test_the_leak_check_recognises_each_kind_of_patient_data(app):
     assert patient_data_in("/staff/submissions/3f2a?page=2", dob) == []
 
 
-# ------------------------------------------------------------------ V05
+# ------------------------------------------------------------------ bound parameters only
 
 #: Calls whose first argument is SQL text: SQLAlchemy's and the drivers'.
 SQL_CALLS = {"execute", "exec_driver_sql", "executescript", "executemany", "DDL"}
@@ -379,7 +379,7 @@ def test_a_hostile_name_is_stored_as_typed_and_found_only_by_itself(app, clock):
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 2
 
 
-# ------------------------------------------------------------------ B05, B06, D05
+# ---------------------------------------------------- headers, caches, browser storage
 
 
 def example_urls(app, public_id: str) -> list[str]:
