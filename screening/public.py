@@ -76,12 +76,3 @@ def authenticates_itself(app: Flask, endpoint: str | None) -> bool:
     if not endpoint:
         return False
     return getattr(_blueprint_of(app, endpoint), OWN_AUTHENTICATION, False) is True
-
-
-def self_authenticating_blueprints(app: Flask) -> set[str]:
-    """The names of the app's blueprints that check their own credentials."""
-    return {
-        name
-        for name, bp in app.blueprints.items()
-        if getattr(bp, OWN_AUTHENTICATION, False) is True
-    }

@@ -80,9 +80,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_inbox() -> Iterator[Inbox]:
-    """A real SMTP server on 127.0.0.1, on a free port, until the block ends."""
-    handler = Inbox()
+def smtp_inbox(handler: Inbox | None = None) -> Iterator[Inbox]:
+    """A real SMTP server on 127.0.0.1, on a free port, until the block ends; ``handler``
+    (an :class:`Inbox` that behaves otherwise) answers it, else a plain inbox."""
+    handler = Inbox() if handler is None else handler
     controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=PATIENCE)
     controller.start()
     handler.port = controller.port
@@ -282,18 +283,12 @@ def test_a_server_that_refuses_the_address(mail_app, inbox):
         async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
             return "550 No such user"
 
-    controller = Controller(
-        Refuse(), hostname="127.0.0.1", port=free_port(), ready_timeout=PATIENCE
-    )
-    controller.start()
-    try:
-        app = mail_app(MAIL_PORT=controller.port)
+    with smtp_inbox(Refuse()) as refusing:
+        app = mail_app(MAIL_PORT=refusing.port)
         patient = Patient(app.test_client())
         walk_to(patient, app, "how-long")
         saved_page(patient)
         response = patient.post("/saved/email", {"email": ADDRESS})
-    finally:
-        controller.stop()
     assert response.status_code == 200
     assert "We could not send the email." in response.get_data(as_text=True)
 
@@ -629,30 +624,29 @@ def test_sending_does_not_hold_the_database(mail_app, inbox):
             await asyncio.get_running_loop().run_in_executor(None, gate.wait, PATIENCE)
             return await super().handle_DATA(server, session, envelope)
 
-    slow = Slow()
-    controller = Controller(slow, hostname="127.0.0.1", port=free_port(), ready_timeout=PATIENCE)
-    controller.start()
-    try:
-        app = mail_app(MAIL_PORT=controller.port)
-        patient = Patient(app.test_client())
-        walk_to(patient, app, "how-long")
-        saved_page(patient)
-        other = Patient(app.test_client())
-        other.get("/step/about-you")
-        result = {}
-        sender = threading.Thread(
-            target=lambda: result.setdefault("r", patient.post("/saved/email", {"email": ADDRESS}))
-        )
-        sender.start()
-        assert arrived.wait(PATIENCE), "the email never reached the mail server"
-        saved = walk_to(other, app, "how-long")
-        # Saved while the message was still held at the server (the sender was waiting).
-        assert saved is None and not gate.is_set() and slow.messages == []
-        assert sender.is_alive()
-        gate.set()
-        sender.join(PATIENCE)
-        assert not sender.is_alive()
-    finally:
-        gate.set()
-        controller.stop()
+    with smtp_inbox(Slow()) as slow:
+        try:
+            app = mail_app(MAIL_PORT=slow.port)
+            patient = Patient(app.test_client())
+            walk_to(patient, app, "how-long")
+            saved_page(patient)
+            other = Patient(app.test_client())
+            other.get("/step/about-you")
+            result = {}
+            sender = threading.Thread(
+                target=lambda: result.setdefault(
+                    "r", patient.post("/saved/email", {"email": ADDRESS})
+                )
+            )
+            sender.start()
+            assert arrived.wait(PATIENCE), "the email never reached the mail server"
+            saved = walk_to(other, app, "how-long")
+            # Saved while the message was still held at the server (the sender was waiting).
+            assert saved is None and not gate.is_set() and slow.messages == []
+            assert sender.is_alive()
+            gate.set()
+            sender.join(PATIENCE)
+            assert not sender.is_alive()
+        finally:
+            gate.set()  # the server's handler must not wait on after a failure
     assert result["r"].status_code == 303 and len(slow.messages) == 1
